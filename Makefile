@@ -1,0 +1,45 @@
+# Owlet's commands. `make run` and `make test` install what they need first (scripts/bootstrap.sh).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ENV := source scripts/env.sh &&
+
+.PHONY: help setup build run test test-node test-python generate check-generated bench lock-python clean
+
+help:
+	@echo "make run      install what is needed, build, and start the server with the embedded defaults"
+	@echo "make test     install what is needed, build, and run the whole test suite"
+	@echo "make setup    install what is needed (quick when nothing changed)"
+	@echo "make bench    run the benchmarks (bench/)"
+	@echo "make generate regenerate src/generated/ from the pinned botocore model"
+
+setup:
+	@bash scripts/bootstrap.sh
+
+build: setup
+	@$(ENV) tsc -p .
+
+run: build
+	@bin/owlet server $(ARGS)
+
+test: build
+	@bash scripts/test.sh
+
+test-node: build
+	@$(ENV) node --test --test-reporter=spec 'dist/test/**/*.test.js'
+
+test-python: build
+	@$(ENV) pytest -q test/python
+
+generate: build
+	@$(ENV) node dist/scripts/generate-model.js && tsc -p .
+
+bench: build
+	@$(ENV) node dist/bench/run.js
+
+lock-python:
+	@python3 -m venv .tools/pip-tools && .tools/pip-tools/bin/pip install --quiet pip-tools && \
+	  .tools/pip-tools/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --no-header --output-file requirements.lock requirements.in
+
+clean:
+	rm -rf dist

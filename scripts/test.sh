@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole suite: the TypeScript tests (node's test runner) and the Python client tests (pytest), then one
+# summary line. Expects a build (`make test` does it).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/env.sh
+
+node --test --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination=.tools/node-tests.tap 'dist/test/**/*.test.js'
+node_status=$?
+pytest -q -p no:cacheprovider --junitxml=.tools/python-tests.xml test/python
+python_status=$?
+
+passed=$(grep -cE '^ *ok ' .tools/node-tests.tap || true)
+failed=$(grep -cE '^ *not ok ' .tools/node-tests.tap || true)
+read -r py_passed py_failed < <(python3 - <<'PY'
+import xml.etree.ElementTree as ET
+try:
+    root = ET.parse('.tools/python-tests.xml').getroot()
+    suites = [root] if root.tag == 'testsuite' else list(root)
+    tests = sum(int(s.get('tests', 0)) for s in suites)
+    bad = sum(int(s.get('failures', 0)) + int(s.get('errors', 0)) for s in suites)
+    skipped = sum(int(s.get('skipped', 0)) for s in suites)
+    print(tests - bad - skipped, bad)
+except Exception:
+    print(0, 1)
+PY
+)
+echo "node tests: exit $node_status; python tests: exit $python_status"
+echo "$((passed + py_passed)) passed, $((failed + py_failed)) failed"
+[ "$node_status" = 0 ] && [ "$python_status" = 0 ]

@@ -1,0 +1,83 @@
+// The server's settings: command-line options over environment variables over embedded defaults.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Credentials } from '../protocol/sigv4.js';
+
+export interface OwletConfig {
+  host: string;
+  port: number;
+  /** Where state, results and generated credentials live. */
+  dataDir: string;
+  credentials: Credentials;
+  /** Whether the key pair was generated for this data directory (and so should be shown at start). */
+  credentialsGenerated: boolean;
+  /** The account id in ARNs. */
+  accountId: string;
+  /** The region in ARNs and in the endpoint users are told to use. */
+  region: string;
+  logLevel: string;
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 4577,
+  dataDir: '.owlet',
+  accountId: '000000000000',
+  region: 'us-east-1',
+  logLevel: 'info',
+} as const;
+
+const CREDENTIALS_FILE = 'credentials.json';
+const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** A key pair shaped like AWS's: a 20-character access key id and a 40-character secret. */
+export function generateCredentials(): Credentials {
+  const id = [...randomBytes(16)].map((b) => ACCESS_KEY_ALPHABET[b % 32]).join('');
+  return { accessKeyId: `OWLT${id}`, secretAccessKey: randomBytes(30).toString('base64').replace(/[+/]/g, 'x') };
+}
+
+/**
+ * The accepted key pair: OWLET_ACCESS_KEY_ID and OWLET_SECRET_ACCESS_KEY when both are set, otherwise the
+ * pair kept in the data directory, generated there (readable by the owner only) on first start.
+ */
+export function resolveCredentials(dataDir: string, env: NodeJS.ProcessEnv): { credentials: Credentials; generated: boolean } {
+  const id = env.OWLET_ACCESS_KEY_ID;
+  const secret = env.OWLET_SECRET_ACCESS_KEY;
+  if (id && secret) return { credentials: { accessKeyId: id, secretAccessKey: secret }, generated: false };
+  if (id || secret) throw new Error('set both OWLET_ACCESS_KEY_ID and OWLET_SECRET_ACCESS_KEY, or neither');
+  const file = join(dataDir, CREDENTIALS_FILE);
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Credentials>;
+    if (typeof stored.accessKeyId !== 'string' || typeof stored.secretAccessKey !== 'string') {
+      throw new Error(`${file} does not hold a key pair; delete it to have a new one generated`);
+    }
+    return { credentials: { accessKeyId: stored.accessKeyId, secretAccessKey: stored.secretAccessKey }, generated: true };
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const credentials = generateCredentials();
+  writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  return { credentials, generated: true };
+}
+
+export interface ConfigOptions {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  logLevel?: string;
+}
+
+export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = process.env): OwletConfig {
+  const dataDir = resolve(options.dataDir ?? env.OWLET_DATA_DIR ?? DEFAULTS.dataDir);
+  const { credentials, generated } = resolveCredentials(dataDir, env);
+  return {
+    host: options.host ?? env.OWLET_HOST ?? DEFAULTS.host,
+    port: options.port ?? (env.OWLET_PORT ? Number(env.OWLET_PORT) : DEFAULTS.port),
+    dataDir,
+    credentials,
+    credentialsGenerated: generated,
+    accountId: env.OWLET_ACCOUNT_ID ?? DEFAULTS.accountId,
+    region: env.OWLET_REGION ?? DEFAULTS.region,
+    logLevel: options.logLevel ?? env.OWLET_LOG_LEVEL ?? DEFAULTS.logLevel,
+  };
+}

@@ -1,0 +1,244 @@
+// Reading requests and writing responses by the service model's shapes (AWS JSON 1.1).
+//
+// Input: a parsed JSON body is checked for types (a wrong JSON type is a SerializationException, as Coral
+// services answer) and then for the model's constraints, all violations collected into one message in the
+// service's wording. Members the model does not know are ignored, as AWS services do for forward
+// compatibility. Output: only modelled members are written, unset ones omitted, timestamps as epoch seconds.
+import { SerializationError } from './errors.js';
+
+export type Shape =
+  | { type: 'structure'; members: Record<string, string>; required?: readonly string[]; error?: 'client' | 'server' }
+  | { type: 'list'; member: string; min?: number; max?: number }
+  | { type: 'map'; key: string; value: string; min?: number; max?: number }
+  | { type: 'string'; min?: number; max?: number; pattern?: string; enum?: readonly string[] }
+  | { type: 'integer' | 'long' | 'double' | 'float'; min?: number; max?: number }
+  | { type: 'boolean' }
+  | { type: 'timestamp' }
+  | { type: 'blob'; min?: number; max?: number };
+
+export type ShapeTable = Record<string, Shape>;
+
+/** One failed constraint: where (Coral's camelCase path) and what the member must do. */
+export interface Violation {
+  path: string;
+  constraint: string;
+}
+
+export function validationMessage(violations: readonly Violation[]): string {
+  const count = violations.length;
+  const detail = violations.map((v) => `Value at '${v.path}' failed to satisfy constraint: ${v.constraint}`).join('; ');
+  return `${count} validation error${count === 1 ? '' : 's'} detected: ${detail}`;
+}
+
+/** Coral names members in messages by their lower-camel-case name: `WorkGroup` → `workGroup`. */
+const camel = (member: string): string => member.charAt(0).toLowerCase() + member.slice(1);
+
+/** Length in Unicode code points, as the model's length constraints count (not UTF-16 units). */
+export function codePointLength(s: string): number {
+  let surrogates = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff) surrogates++;
+  }
+  return s.length - surrogates;
+}
+
+const compiledPatterns = new Map<string, RegExp>();
+/**
+ * The model's patterns are matched against the whole value. Smithy does not anchor patterns, but AWS services
+ * check them with Java's `Pattern.matches`, which does: `bad name!` fails `[a-zA-Z0-9._-]{1,128}` on the real
+ * service although it contains a matching run. The `u` flag makes the model's surrogate-pair ranges
+ * (`\uD800\uDC00-\uDBFF\uDFFF`) mean code points, as they do in Java.
+ */
+function patternOf(source: string): RegExp {
+  let re = compiledPatterns.get(source);
+  if (!re) {
+    re = new RegExp(`^(?:${source})$`, 'u');
+    compiledPatterns.set(source, re);
+  }
+  return re;
+}
+
+function jsonKind(value: unknown): string {
+  if (typeof value === 'string') return 'STRING_VALUE';
+  if (typeof value === 'number') return 'NUMBER_VALUE';
+  if (typeof value === 'boolean') return 'BOOLEAN_VALUE';
+  if (Array.isArray(value)) return 'START_ARRAY';
+  return 'START_OBJECT';
+}
+
+function typeMismatch(value: unknown, expected: string, path: string): SerializationError {
+  return new SerializationError(`${jsonKind(value)} can not be converted to ${expected}${path ? ` (at '${path}')` : ''}`);
+}
+
+function lengthViolations(length: number, shape: { min?: number; max?: number }, path: string, out: Violation[]): void {
+  if (shape.min !== undefined && length < shape.min) {
+    out.push({ path, constraint: `Member must have length greater than or equal to ${shape.min}` });
+  }
+  if (shape.max !== undefined && length > shape.max) {
+    out.push({ path, constraint: `Member must have length less than or equal to ${shape.max}` });
+  }
+}
+
+export class InputDecoder {
+  constructor(private readonly shapes: ShapeTable) {}
+
+  /**
+   * Decodes `value` as `shapeName`. Throws SerializationError on a type mismatch; returns the decoded value
+   * and the constraint violations (empty when the input is valid).
+   */
+  decode(shapeName: string, value: unknown): { value: unknown; violations: Violation[] } {
+    const violations: Violation[] = [];
+    const decoded = this.decodeShape(shapeName, value, '', violations);
+    return { value: decoded, violations };
+  }
+
+  private shape(name: string): Shape {
+    const shape = this.shapes[name];
+    if (!shape) throw new Error(`model has no shape ${name}`);
+    return shape;
+  }
+
+  private decodeShape(name: string, value: unknown, path: string, out: Violation[]): unknown {
+    const shape = this.shape(name);
+    switch (shape.type) {
+      case 'structure': {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeMismatch(value, 'Structure', path);
+        const input = value as Record<string, unknown>;
+        const result: Record<string, unknown> = {};
+        for (const [member, target] of Object.entries(shape.members)) {
+          const memberPath = path ? `${path}.${camel(member)}` : camel(member);
+          const v = input[member];
+          if (v === undefined || v === null) {
+            if (shape.required?.includes(member)) out.push({ path: memberPath, constraint: 'Member must not be null' });
+            continue;
+          }
+          result[member] = this.decodeShape(target, v, memberPath, out);
+        }
+        return result;
+      }
+      case 'list': {
+        if (!Array.isArray(value)) throw typeMismatch(value, 'List', path);
+        lengthViolations(value.length, shape, path, out);
+        return value.map((item, i) => {
+          const itemPath = `${path}.${i + 1}.member`;
+          if (item === null || item === undefined) {
+            out.push({ path: itemPath, constraint: 'Member must not be null' });
+            return item;
+          }
+          return this.decodeShape(shape.member, item, itemPath, out);
+        });
+      }
+      case 'map': {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeMismatch(value, 'Map', path);
+        const entries = Object.entries(value as Record<string, unknown>);
+        lengthViolations(entries.length, shape, path, out);
+        const keyProblems: Violation[] = [];
+        const valueProblems: Violation[] = [];
+        const result: Record<string, unknown> = {};
+        for (const [k, v] of entries) {
+          this.decodeShape(shape.key, k, path, keyProblems);
+          if (v === null || v === undefined) {
+            valueProblems.push({ path, constraint: 'Member must not be null' });
+            continue;
+          }
+          result[k] = this.decodeShape(shape.value, v, path, valueProblems);
+        }
+        const summarize = (label: string, problems: Violation[]): void => {
+          if (problems.length === 0) return;
+          const unique = [...new Set(problems.map((p) => p.constraint))];
+          out.push({ path, constraint: `${label} must satisfy constraint: [${unique.join(', ')}]` });
+        };
+        summarize('Map keys', keyProblems);
+        summarize('Map value', valueProblems);
+        return result;
+      }
+      case 'string': {
+        if (typeof value !== 'string') throw typeMismatch(value, 'String', path);
+        lengthViolations(codePointLength(value), shape, path, out);
+        if (shape.pattern !== undefined && !patternOf(shape.pattern).test(value)) {
+          out.push({ path, constraint: `Member must satisfy regular expression pattern: ${shape.pattern}` });
+        }
+        if (shape.enum && !shape.enum.includes(value)) {
+          out.push({ path, constraint: `Member must satisfy enum value set: [${shape.enum.join(', ')}]` });
+        }
+        return value;
+      }
+      case 'integer':
+      case 'long': {
+        if (typeof value !== 'number' || !Number.isInteger(value)) {
+          throw typeMismatch(value, shape.type === 'long' ? 'Long' : 'Integer', path);
+        }
+        this.rangeViolations(value, shape, path, out);
+        return value;
+      }
+      case 'double':
+      case 'float': {
+        if (typeof value !== 'number') throw typeMismatch(value, 'Double', path);
+        this.rangeViolations(value, shape, path, out);
+        return value;
+      }
+      case 'boolean':
+        if (typeof value !== 'boolean') throw typeMismatch(value, 'Boolean', path);
+        return value;
+      case 'timestamp':
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw typeMismatch(value, 'Timestamp', path);
+        return new Date(value * 1000);
+      case 'blob': {
+        if (typeof value !== 'string') throw typeMismatch(value, 'Blob', path);
+        const bytes = Buffer.from(value, 'base64');
+        lengthViolations(bytes.length, shape, path, out);
+        return new Uint8Array(bytes);
+      }
+    }
+  }
+
+  private rangeViolations(value: number, shape: { min?: number; max?: number }, path: string, out: Violation[]): void {
+    if (shape.min !== undefined && value < shape.min) {
+      out.push({ path, constraint: `Member must have value greater than or equal to ${shape.min}` });
+    }
+    if (shape.max !== undefined && value > shape.max) {
+      out.push({ path, constraint: `Member must have value less than or equal to ${shape.max}` });
+    }
+  }
+}
+
+export class OutputEncoder {
+  constructor(private readonly shapes: ShapeTable) {}
+
+  /** Encodes a handler's result as the JSON value the wire carries for `shapeName`. */
+  encode(shapeName: string, value: unknown): unknown {
+    const shape = this.shapes[shapeName];
+    if (!shape) throw new Error(`model has no shape ${shapeName}`);
+    switch (shape.type) {
+      case 'structure': {
+        const input = value as Record<string, unknown>;
+        const out: Record<string, unknown> = {};
+        for (const [member, target] of Object.entries(shape.members)) {
+          const v = input[member];
+          if (v !== undefined && v !== null) out[member] = this.encode(target, v);
+        }
+        return out;
+      }
+      case 'list':
+        return (value as unknown[]).map((item) => this.encode(shape.member, item));
+      case 'map': {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.encode(shape.value, v);
+        return out;
+      }
+      case 'timestamp':
+        return epochSeconds(value as Date | number);
+      case 'blob':
+        return Buffer.from(value as Uint8Array).toString('base64');
+      default:
+        return value;
+    }
+  }
+}
+
+/** Epoch seconds with millisecond precision, as AWS JSON services write timestamps. */
+export function epochSeconds(value: Date | number): number {
+  const ms = typeof value === 'number' ? value : value.getTime();
+  return ms / 1000;
+}

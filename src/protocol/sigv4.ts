@@ -1,0 +1,219 @@
+// SigV4 verification. The expected signature is computed by @smithy/signature-v4, the signer the AWS SDK for
+// JavaScript itself uses, over exactly the headers the client says it signed; Owlet only parses the
+// Authorization header, checks the clock and compares. Messages follow the ones AWS's front end sends.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { AuthError } from './errors.js';
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface RequestToVerify {
+  method: string;
+  /** The path as the client sent it, still percent-encoded. */
+  rawPath: string;
+  /** The query string without `?`, still percent-encoded. */
+  rawQuery: string;
+  headers: IncomingHttpHeaders;
+  body: Uint8Array;
+}
+
+export interface VerifiedCaller {
+  accessKeyId: string;
+  region: string;
+  service: string;
+}
+
+/** AWS accepts requests signed up to 15 minutes before or after its own clock. */
+export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
+
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+function parseAmzDate(value: string): Date | undefined {
+  const m = AMZ_DATE.exec(value);
+  if (!m) return undefined;
+  const date = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+function formatAmzDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+interface AuthorizationParts {
+  accessKeyId: string;
+  date: string;
+  region: string;
+  service: string;
+  signedHeaders: string[];
+  signature: string;
+}
+
+function parseAuthorization(header: string): AuthorizationParts {
+  const space = header.indexOf(' ');
+  const algorithm = space < 0 ? header : header.slice(0, space);
+  if (algorithm !== 'AWS4-HMAC-SHA256') {
+    throw new AuthError('IncompleteSignatureException', `Unsupported AWS 'algorithm': '${algorithm}'.`);
+  }
+  const params = new Map<string, string>();
+  for (const part of header.slice(space + 1).split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) params.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((p) => !params.get(p));
+  if (missing.length > 0) {
+    const detail = missing.map((p) => `Authorization header requires '${p}' parameter.`).join(' ');
+    throw new AuthError('IncompleteSignatureException', `${detail} Authorization=${header}`);
+  }
+  const scope = params.get('Credential')!.split('/');
+  if (scope.length !== 5 || scope[4] !== 'aws4_request' || scope.some((s) => s === '')) {
+    throw new AuthError(
+      'IncompleteSignatureException',
+      `Credential should be scoped to a valid region, not '${scope[2] ?? ''}'. Credential=${params.get('Credential')}`,
+    );
+  }
+  return {
+    accessKeyId: scope[0]!,
+    date: scope[1]!,
+    region: scope[2]!,
+    service: scope[3]!,
+    signedHeaders: params.get('SignedHeaders')!.split(';'),
+    signature: params.get('Signature')!,
+  };
+}
+
+export class SigV4Verifier {
+  private readonly secrets = new Map<string, string>();
+  private readonly signers = new Map<string, SignatureV4>();
+
+  constructor(
+    credentials: readonly Credentials[],
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const c of credentials) this.secrets.set(c.accessKeyId, c.secretAccessKey);
+  }
+
+  async verify(request: RequestToVerify, expectedService: string): Promise<VerifiedCaller> {
+    const authorization = headerValue(request.headers, 'authorization');
+    if (!authorization) {
+      throw new AuthError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+    }
+    const parts = parseAuthorization(authorization);
+
+    const amzDate = headerValue(request.headers, 'x-amz-date');
+    if (!amzDate) {
+      throw new AuthError(
+        'IncompleteSignatureException',
+        `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${authorization}`,
+      );
+    }
+    const signingDate = parseAmzDate(amzDate);
+    if (!signingDate) {
+      throw new AuthError('IncompleteSignatureException', `Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`);
+    }
+
+    const secret = this.secrets.get(parts.accessKeyId);
+    if (secret === undefined) {
+      throw new AuthError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    }
+
+    const now = this.now();
+    if (signingDate.getTime() < now - MAX_CLOCK_SKEW_MS) {
+      throw new AuthError(
+        'InvalidSignatureException',
+        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - MAX_CLOCK_SKEW_MS)} (${formatAmzDate(now)} - 15 min.)`,
+      );
+    }
+    if (signingDate.getTime() > now + MAX_CLOCK_SKEW_MS) {
+      throw new AuthError(
+        'InvalidSignatureException',
+        `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + MAX_CLOCK_SKEW_MS)} (${formatAmzDate(now)} + 15 min.)`,
+      );
+    }
+    if (parts.date !== amzDate.slice(0, 8)) {
+      throw new AuthError(
+        'InvalidSignatureException',
+        `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${parts.date}' != '${amzDate.slice(0, 8)}', from '${amzDate}'.`,
+      );
+    }
+    if (parts.service !== expectedService) {
+      throw new AuthError(
+        'InvalidSignatureException',
+        `Credential should be scoped to correct service: '${expectedService}'. `,
+      );
+    }
+    if (!parts.signedHeaders.includes('host')) {
+      throw new AuthError('InvalidSignatureException', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+    }
+
+    const expected = await this.expectedSignature(request, parts, secret, signingDate);
+    const given = Buffer.from(parts.signature);
+    const wanted = Buffer.from(expected);
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+      throw new AuthError(
+        'InvalidSignatureException',
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+      );
+    }
+    return { accessKeyId: parts.accessKeyId, region: parts.region, service: parts.service };
+  }
+
+  private signerFor(accessKeyId: string, secret: string, region: string, service: string): SignatureV4 {
+    const key = `${accessKeyId}\0${region}\0${service}`;
+    let signer = this.signers.get(key);
+    if (!signer) {
+      signer = new SignatureV4({
+        credentials: { accessKeyId, secretAccessKey: secret },
+        region,
+        service,
+        sha256: Hash.bind(null, 'sha256'),
+        // S3 signs the path exactly as sent; every other service signs it URI-encoded once more.
+        uriEscapePath: service !== 's3',
+        applyChecksum: false,
+      });
+      this.signers.set(key, signer);
+    }
+    return signer;
+  }
+
+  private async expectedSignature(
+    request: RequestToVerify,
+    parts: AuthorizationParts,
+    secret: string,
+    signingDate: Date,
+  ): Promise<string> {
+    const signed = new Set(parts.signedHeaders);
+    const headers: Record<string, string> = {};
+    for (const name of signed) {
+      const v = headerValue(request.headers, name);
+      if (v !== undefined) headers[name] = v;
+    }
+    const query: Record<string, string | string[]> = {};
+    for (const [k, v] of new URLSearchParams(request.rawQuery)) {
+      const prior = query[k];
+      query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
+    }
+    const path = parts.service === 's3' ? request.rawPath : decodeURIComponent(request.rawPath);
+    const signer = this.signerFor(parts.accessKeyId, secret, parts.region, parts.service);
+    const result = await signer.sign(
+      { method: request.method, protocol: 'http:', hostname: headers.host ?? '', path, query, headers, body: request.body },
+      {
+        signingDate,
+        signableHeaders: signed,
+        // The signer adds X-Amz-Date itself; keep it out of the canonical headers when the client did not sign it.
+        ...(signed.has('x-amz-date') ? {} : { unsignableHeaders: new Set(['x-amz-date']) }),
+      },
+    );
+    const auth = result.headers.authorization ?? result.headers.Authorization ?? '';
+    return auth.slice(auth.lastIndexOf('Signature=') + 'Signature='.length);
+  }
+}

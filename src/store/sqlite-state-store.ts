@@ -1,0 +1,243 @@
+// The embedded StateStore: one SQLite file in the data directory, in WAL mode, every change one
+// transaction. better-sqlite3 is synchronous; its calls are short (indexed single-row reads and writes), so
+// they run on the event loop rather than paying a thread hop per request.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  CorruptRecordError,
+  type CorruptRecordListener,
+  type IdempotencyEntry,
+  type ListPage,
+  type ListQuery,
+  type NewRecord,
+  RecordExistsError,
+  type RecordKind,
+  type StateStore,
+  type StoredRecord,
+  VersionConflictError,
+} from './state-store.js';
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` holds how many have run. Add a new entry for
+ * every change and never edit one that has shipped.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE records (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     parent TEXT,
+     state TEXT,
+     created_at INTEGER NOT NULL,
+     version INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     UNIQUE (kind, id)
+   );
+   CREATE INDEX records_by_parent ON records (kind, parent, created_at, seq);
+   CREATE INDEX records_by_time ON records (kind, created_at, seq);
+   CREATE TABLE idempotency_tokens (
+     operation TEXT NOT NULL,
+     token TEXT NOT NULL,
+     request_digest TEXT NOT NULL,
+     response TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (operation, token)
+   );`,
+];
+
+interface Row {
+  seq: number;
+  kind: RecordKind;
+  id: string;
+  parent: string | null;
+  state: string | null;
+  created_at: number;
+  version: number;
+  body: string;
+}
+
+export interface SqliteStateStoreOptions {
+  /** A file path, or `:memory:` for tests. */
+  path: string;
+  onCorrupt?: CorruptRecordListener;
+  now?: () => number;
+}
+
+export class SqliteStateStore implements StateStore {
+  private readonly db: Database.Database;
+  private readonly onCorrupt: CorruptRecordListener;
+  private readonly now: () => number;
+  private readonly statements = new Map<string, Database.Statement>();
+  private closed = false;
+
+  constructor(options: SqliteStateStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.onCorrupt = options.onCorrupt ?? (() => {});
+    this.now = options.now ?? Date.now;
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL keeps every committed transaction across a process crash (the WAL is in the OS's cache); only a
+    // power loss can roll back the last commits, never corrupt the file.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  /** How many migrations the file has had. */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const applied = this.schemaVersion;
+    if (applied > MIGRATIONS.length) {
+      throw new Error(`the state file has schema version ${applied}, newer than this Owlet knows (${MIGRATIONS.length})`);
+    }
+    for (let v = applied; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  /** Statements are compiled once and reused; the query texts come from a small fixed set. */
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private toRecord<T>(row: Row): StoredRecord<T> {
+    let body: T;
+    try {
+      body = JSON.parse(row.body) as T;
+    } catch (error) {
+      throw new CorruptRecordError(row.kind, row.id, error);
+    }
+    const record: StoredRecord<T> = { kind: row.kind, id: row.id, createdAt: row.created_at, version: row.version, body };
+    if (row.parent !== null) record.parent = row.parent;
+    if (row.state !== null) record.state = row.state;
+    return record;
+  }
+
+  async create<T>(record: NewRecord<T>): Promise<StoredRecord<T>> {
+    const result = this.stmt(
+        `INSERT INTO records (kind, id, parent, state, created_at, version, body) VALUES (?, ?, ?, ?, ?, 1, ?)
+         ON CONFLICT (kind, id) DO NOTHING`,
+      )
+      .run(record.kind, record.id, record.parent ?? null, record.state ?? null, record.createdAt, JSON.stringify(record.body));
+    if (result.changes === 0) throw new RecordExistsError(record.kind, record.id);
+    return { ...record, version: 1 };
+  }
+
+  async get<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined> {
+    const row = this.stmt('SELECT * FROM records WHERE kind = ? AND id = ?').get(kind, id) as Row | undefined;
+    return row ? this.toRecord<T>(row) : undefined;
+  }
+
+  async update<T>(
+    kind: RecordKind,
+    id: string,
+    expectedVersion: number,
+    change: { body: T; state?: string },
+  ): Promise<StoredRecord<T>> {
+    const row = this.stmt(
+        `UPDATE records SET body = ?, state = COALESCE(?, state), version = version + 1
+         WHERE kind = ? AND id = ? AND version = ? RETURNING *`,
+      )
+      .get(JSON.stringify(change.body), change.state ?? null, kind, id, expectedVersion) as Row | undefined;
+    if (!row) throw new VersionConflictError(kind, id, expectedVersion);
+    return this.toRecord<T>(row);
+  }
+
+  async delete(kind: RecordKind, id: string, expectedVersion?: number): Promise<boolean> {
+    if (expectedVersion === undefined) {
+      return this.stmt('DELETE FROM records WHERE kind = ? AND id = ?').run(kind, id).changes > 0;
+    }
+    const changes = this.stmt('DELETE FROM records WHERE kind = ? AND id = ? AND version = ?')
+      .run(kind, id, expectedVersion).changes;
+    if (changes === 0) throw new VersionConflictError(kind, id, expectedVersion);
+    return true;
+  }
+
+  async list<T>(query: ListQuery): Promise<ListPage<T>> {
+    const where: string[] = ['kind = ?'];
+    const params: unknown[] = [query.kind];
+    if (query.parent !== undefined) {
+      where.push('parent = ?');
+      params.push(query.parent);
+    }
+    if (query.states !== undefined) {
+      where.push(`state IN (${query.states.map(() => '?').join(', ') || 'NULL'})`);
+      params.push(...query.states);
+    }
+    let order: string;
+    if (query.order === 'id') {
+      if (query.after !== undefined) {
+        where.push('id > ?');
+        params.push(query.after);
+      }
+      order = 'id ASC';
+    } else {
+      if (query.after !== undefined) {
+        const [createdAt, seq] = query.after.split(':').map(Number);
+        if (!Number.isFinite(createdAt) || !Number.isFinite(seq)) throw new Error(`bad list cursor ${query.after}`);
+        where.push('(created_at < ? OR (created_at = ? AND seq < ?))');
+        params.push(createdAt, createdAt, seq);
+      }
+      order = 'created_at DESC, seq DESC';
+    }
+    const rows = this.stmt(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`)
+      .all(...params, query.limit + 1) as Row[];
+    const more = rows.length > query.limit;
+    const page = more ? rows.slice(0, query.limit) : rows;
+    const records: StoredRecord<T>[] = [];
+    for (const row of page) {
+      try {
+        records.push(this.toRecord<T>(row));
+      } catch (error) {
+        if (!(error instanceof CorruptRecordError)) throw error;
+        this.onCorrupt(error);
+      }
+    }
+    const last = page.at(-1);
+    const result: ListPage<T> = { records };
+    if (more && last) result.cursor = query.order === 'id' ? last.id : `${last.created_at}:${last.seq}`;
+    return result;
+  }
+
+  async deleteChildren(kind: RecordKind, parent: string): Promise<number> {
+    return this.stmt('DELETE FROM records WHERE kind = ? AND parent = ?').run(kind, parent).changes;
+  }
+
+  async rememberIdempotent(operation: string, token: string, entry: IdempotencyEntry): Promise<IdempotencyEntry | undefined> {
+    return this.db.transaction(() => {
+      const prior = this.recallSync(operation, token);
+      if (prior) return prior;
+      this.stmt('INSERT INTO idempotency_tokens (operation, token, request_digest, response, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(operation, token, entry.requestDigest, entry.response, this.now());
+      return undefined;
+    })();
+  }
+
+  async recallIdempotent(operation: string, token: string): Promise<IdempotencyEntry | undefined> {
+    return this.recallSync(operation, token);
+  }
+
+  private recallSync(operation: string, token: string): IdempotencyEntry | undefined {
+    const row = this.stmt('SELECT request_digest, response FROM idempotency_tokens WHERE operation = ? AND token = ?')
+      .get(operation, token) as { request_digest: string; response: string } | undefined;
+    return row ? { requestDigest: row.request_digest, response: row.response } : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
