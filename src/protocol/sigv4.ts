@@ -1,7 +1,7 @@
 // SigV4 verification. The expected signature is computed by @smithy/signature-v4, the signer the AWS SDK for
 // JavaScript itself uses, over exactly the headers the client says it signed; Owlet only parses the
 // Authorization header, checks the clock and compares. Messages follow the ones AWS's front end sends.
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -153,6 +153,19 @@ export class SigV4Verifier {
     }
     if (!parts.signedHeaders.includes('host')) {
       throw new AuthError('InvalidSignatureException', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+    }
+
+    // The signer takes a client's x-amz-content-sha256 header as the payload hash without hashing the body,
+    // so the header must be checked against the body here, or a body could be swapped under a valid signature.
+    const declaredHash = headerValue(request.headers, 'x-amz-content-sha256');
+    if (declaredHash !== undefined && !(parts.service === 's3' && declaredHash === 'UNSIGNED-PAYLOAD')) {
+      const actual = createHash('sha256').update(request.body).digest('hex');
+      if (declaredHash !== actual) {
+        throw new AuthError(
+          'InvalidSignatureException',
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+      }
     }
 
     const expected = await this.expectedSignature(request, parts, secret, signingDate);

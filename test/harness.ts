@@ -1,0 +1,53 @@
+// Starting and stopping an Owlet server for a test: in-process, on a free loopback port, in a fresh data
+// directory, with a known key pair.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { pino } from 'pino';
+import type { OwletConfig } from '../src/config/config.js';
+import type { Credentials } from '../src/protocol/sigv4.js';
+import { type RunningOwlet, startOwlet } from '../src/server.js';
+
+export const TEST_CREDENTIALS: Credentials = {
+  accessKeyId: 'AKIDOWLETTEST0000001',
+  secretAccessKey: 'owlet-test-secret-key-0000000000000000000',
+};
+
+export interface TestOwlet extends RunningOwlet {
+  dataDir: string;
+  config: OwletConfig;
+  /** An Athena client of the AWS SDK for JavaScript pointed at this server. */
+  client(credentials?: Credentials): AthenaClient;
+}
+
+export async function startTestOwlet(options: { now?: () => number; dataDir?: string } = {}): Promise<TestOwlet> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'owlet-test-'));
+  const config: OwletConfig = {
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    credentials: TEST_CREDENTIALS,
+    credentialsGenerated: false,
+    accountId: '123456789012',
+    region: 'us-east-1',
+    logLevel: 'silent',
+  };
+  const owlet = await startOwlet(config, { log: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
+  const clients: AthenaClient[] = [];
+  return {
+    ...owlet,
+    dataDir,
+    config,
+    client(credentials = TEST_CREDENTIALS) {
+      const client = new AthenaClient({ endpoint: owlet.endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      for (const c of clients) c.destroy();
+      await owlet.stop();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
