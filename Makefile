@@ -16,7 +16,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 build: setup
-	@$(ENV) tsc -p .
+	@rm -rf dist && $(ENV) tsc -p .
 
 run: build
 	@bin/owlet server $(ARGS)

@@ -150,6 +150,17 @@ describe('AWS JSON 1.1 front end', () => {
     assert.equal(r.status, 200);
   });
 
+  it('keeps a map key named __proto__ as data, in and out', async () => {
+    const create = await callWire(
+      owlet.endpoint,
+      'CreateWorkGroup',
+      '{"Name":"proto-keys","Configuration":{"EngineConfiguration":{"SparkProperties":{"__proto__":"x","a":"b"}}}}',
+    );
+    assert.equal(create.status, 200, create.text);
+    const got = await callWire(owlet.endpoint, 'GetWorkGroup', '{"WorkGroup":"proto-keys"}');
+    assert.match(got.text, /"SparkProperties":\{"__proto__":"x","a":"b"\}/);
+  });
+
   it('writes a validation error exactly as Athena does', async () => {
     const r = await callWire(owlet.endpoint, 'GetWorkGroup', '{"WorkGroup":"bad name!"}');
     assert.equal(r.status, 400);

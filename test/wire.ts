@@ -1,8 +1,52 @@
 // Raw, SigV4-signed AWS JSON 1.1 requests, for tests that need exact bodies and headers on the wire.
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Credentials } from '../src/protocol/sigv4.js';
 import { TEST_CREDENTIALS } from './harness.js';
+
+export interface SigningOptions {
+  credentials?: Credentials;
+  signingDate?: Date;
+  service?: string;
+  /** Signs without an x-amz-content-sha256 header, as botocore does for Athena. */
+  noContentHash?: boolean;
+}
+
+/** The headers of a signed `AmazonAthena.<operation>` request carrying `body` to `url`. */
+export async function signedHeaders(
+  url: URL,
+  operation: string,
+  body: Uint8Array,
+  options: SigningOptions & { headers?: Record<string, string> } = {},
+): Promise<Record<string, string>> {
+  const signer = new SignatureV4({
+    credentials: options.credentials ?? TEST_CREDENTIALS,
+    region: 'us-east-1',
+    service: options.service ?? 'athena',
+    sha256: Hash.bind(null, 'sha256'),
+    applyChecksum: !options.noContentHash,
+  });
+  const signed = await signer.sign(
+    {
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      query: {},
+      headers: {
+        host: url.host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `AmazonAthena.${operation}`,
+        ...options.headers,
+      },
+      body,
+    },
+    options.signingDate ? { signingDate: options.signingDate } : {},
+  );
+  return signed.headers;
+}
 
 export interface WireResponse {
   status: number;
@@ -11,15 +55,10 @@ export interface WireResponse {
   json: Record<string, unknown>;
 }
 
-export interface WireOptions {
-  credentials?: Credentials;
-  signingDate?: Date;
-  service?: string;
+export interface WireOptions extends SigningOptions {
   headers?: Record<string, string>;
   /** Sent unsigned: no Authorization header. */
   unsigned?: boolean;
-  /** Signs without an x-amz-content-sha256 header, as botocore does for Athena. */
-  noContentHash?: boolean;
   /** Changes the body after signing. */
   tamper?: (body: Uint8Array) => Uint8Array;
 }
@@ -28,26 +67,9 @@ export interface WireOptions {
 export async function callWire(endpoint: string, operation: string, body: string | Uint8Array, options: WireOptions = {}): Promise<WireResponse> {
   const url = new URL(endpoint);
   const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-  let headers: Record<string, string> = {
-    host: url.host,
-    'content-type': 'application/x-amz-json-1.1',
-    'x-amz-target': `AmazonAthena.${operation}`,
-    ...options.headers,
-  };
-  if (!options.unsigned) {
-    const signer = new SignatureV4({
-      credentials: options.credentials ?? TEST_CREDENTIALS,
-      region: 'us-east-1',
-      service: options.service ?? 'athena',
-      sha256: Hash.bind(null, 'sha256'),
-      applyChecksum: !options.noContentHash,
-    });
-    const signed = await signer.sign(
-      { method: 'POST', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: '/', headers, body: bytes },
-      options.signingDate ? { signingDate: options.signingDate } : {},
-    );
-    headers = signed.headers;
-  }
+  const headers = options.unsigned
+    ? { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AmazonAthena.${operation}`, ...options.headers }
+    : await signedHeaders(url, operation, bytes, options);
   const sent = options.tamper ? options.tamper(bytes) : bytes;
   const response = await fetch(new URL('/', endpoint), { method: 'POST', headers, body: sent });
   const text = await response.text();
@@ -58,4 +80,54 @@ export async function callWire(endpoint: string, operation: string, body: string
     // Left empty: the test looks at `text`.
   }
   return { status: response.status, headers: response.headers, text, json };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body exactly as received. */
+  text: string;
+}
+
+/** Signed calls over one kept-alive connection pool, for suites that send thousands of requests. */
+export class SignedHttpClient {
+  private readonly url: URL;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+
+  constructor(
+    endpoint: string,
+    private readonly credentials: Credentials = TEST_CREDENTIALS,
+  ) {
+    this.url = new URL(endpoint);
+  }
+
+  /** Posts `body` (sent byte for byte) as `AmazonAthena.<operation>`. */
+  async call(operation: string, body: string | Uint8Array): Promise<RawResponse> {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const headers = await signedHeaders(this.url, operation, bytes, { credentials: this.credentials });
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = request(
+        {
+          agent: this.agent,
+          host: this.url.hostname,
+          port: this.url.port,
+          method: 'POST',
+          path: '/',
+          headers: { ...headers, 'content-length': String(bytes.length) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(bytes);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
 }

@@ -33,14 +33,28 @@ export function validationMessage(violations: readonly Violation[]): string {
 /** Coral names members in messages by their lower-camel-case name: `WorkGroup` → `workGroup`. */
 const camel = (member: string): string => member.charAt(0).toLowerCase() + member.slice(1);
 
-/** Length in Unicode code points, as the model's length constraints count (not UTF-16 units). */
+/**
+ * Length in Unicode code points, as the model's length constraints count (not UTF-16 units). A surrogate
+ * pair is one code point; an unpaired surrogate counts as one, as Java counts it.
+ */
 export function codePointLength(s: string): number {
-  let surrogates = 0;
-  for (let i = 0; i < s.length; i++) {
+  let pairs = 0;
+  for (let i = 1; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0xdc00 && c <= 0xdfff) surrogates++;
+    if (c >= 0xdc00 && c <= 0xdfff) {
+      const prev = s.charCodeAt(i - 1);
+      if (prev >= 0xd800 && prev <= 0xdbff) {
+        pairs++;
+        i++;
+      }
+    }
   }
-  return s.length - surrogates;
+  return s.length - pairs;
+}
+
+/** Sets an own property, so that a key such as `__proto__` is kept as data rather than changing the prototype. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 const compiledPatterns = new Map<string, RegExp>();
@@ -60,6 +74,7 @@ function patternOf(source: string): RegExp {
 }
 
 function jsonKind(value: unknown): string {
+  if (value === null) return 'VALUE_NULL';
   if (typeof value === 'string') return 'STRING_VALUE';
   if (typeof value === 'number') return 'NUMBER_VALUE';
   if (typeof value === 'boolean') return 'BOOLEAN_VALUE';
@@ -142,7 +157,7 @@ export class InputDecoder {
             valueProblems.push({ path, constraint: 'Member must not be null' });
             continue;
           }
-          result[k] = this.decodeShape(shape.value, v, path, valueProblems);
+          setOwn(result, k, this.decodeShape(shape.value, v, path, valueProblems));
         }
         const summarize = (label: string, problems: Violation[]): void => {
           if (problems.length === 0) return;
@@ -166,7 +181,9 @@ export class InputDecoder {
       }
       case 'integer':
       case 'long': {
-        if (typeof value !== 'number' || !Number.isInteger(value)) {
+        // Coral reads these into Java's int and long; a number outside their range cannot be converted.
+        const [low, high] = shape.type === 'integer' ? [-(2 ** 31), 2 ** 31 - 1] : [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < low || value > high) {
           throw typeMismatch(value, shape.type === 'long' ? 'Long' : 'Integer', path);
         }
         this.rangeViolations(value, shape, path, out);
@@ -224,7 +241,7 @@ export class OutputEncoder {
         return (value as unknown[]).map((item) => this.encode(shape.member, item));
       case 'map': {
         const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.encode(shape.value, v);
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) setOwn(out, k, this.encode(shape.value, v));
         return out;
       }
       case 'timestamp':
