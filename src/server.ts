@@ -2,10 +2,16 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
+import { sessionHandlers } from './api/sessions.js';
 import { taggingHandlers } from './api/tagging.js';
 import { unavailableOperation } from './api/unavailable.js';
 import { createWorkGroup, PRIMARY_WORKGROUP, workGroupHandlers } from './api/workgroups.js';
 import type { OwletConfig } from './config/config.js';
+import { projectRoot } from './config/paths.js';
+import type { EngineAdapter } from './engine/engine.js';
+import { LocalRunnerEngine } from './engine/local-runner-engine.js';
+import { LocalResultStore } from './results/local-result-store.js';
+import { SessionManager } from './sessions/session-manager.js';
 import { OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
@@ -20,7 +26,18 @@ export interface RunningOwlet {
   port: number;
   log: Logger;
   store: StateStore;
+  sessions: SessionManager;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  now?: () => number;
+  /** The engine sessions run on; by default runner processes on this machine. */
+  engine?: EngineAdapter;
+  /** How often the idle reaper looks (tests make it quick). */
+  reaperIntervalMs?: number;
+  cancelDeadlineMs?: number;
 }
 
 /** Creates the workgroups of a fresh data directory: Athena's `primary`, and the ready Spark workgroup. */
@@ -41,7 +58,7 @@ async function seedFreshStore(store: StateStore, config: OwletConfig, now: numbe
   });
 }
 
-export async function startOwlet(config: OwletConfig, options: { log?: Logger; now?: () => number } = {}): Promise<RunningOwlet> {
+export async function startOwlet(config: OwletConfig, options: StartOptions = {}): Promise<RunningOwlet> {
   const log = options.log ?? pino({ level: config.logLevel, base: undefined });
   const now = options.now ?? Date.now;
   const store = new SqliteStateStore({
@@ -49,10 +66,34 @@ export async function startOwlet(config: OwletConfig, options: { log?: Logger; n
     onCorrupt: (error) => log.error({ kind: error.kind, id: error.id, err: error }, 'skipping a stored record that cannot be read'),
     now,
   });
+  let sessions: SessionManager | undefined;
   try {
     await seedFreshStore(store, config, now());
+    const results = new LocalResultStore(join(config.dataDir, 's3'));
+    const engine =
+      options.engine ??
+      new LocalRunnerEngine({ python: join(projectRoot, '.venv', 'bin', 'python'), runnerPath: join(projectRoot, 'runner'), log });
+    sessions = new SessionManager({
+      store,
+      engine,
+      results,
+      log,
+      now,
+      sessionsDir: join(config.dataDir, 'sessions'),
+      master: config.sparkMaster,
+      driverMemory: config.driverMemory,
+      dpuCapacity: config.dpuCapacity,
+      cancelDeadlineMs: options.cancelDeadlineMs ?? 5_000,
+      reaperIntervalMs: options.reaperIntervalMs ?? 10_000,
+    });
+    await sessions.start();
     const service = new JsonService(
-      { ...workGroupHandlers({ store, now }), ...catalogHandlers(), ...taggingHandlers({ store }) },
+      {
+        ...workGroupHandlers({ store, now }),
+        ...catalogHandlers(),
+        ...taggingHandlers({ store }),
+        ...sessionHandlers({ store, sessions }),
+      },
       unavailableOperation,
       log,
     );
@@ -72,15 +113,18 @@ export async function startOwlet(config: OwletConfig, options: { log?: Logger; n
       port: address.port,
       log,
       store,
+      sessions,
       stop() {
         stopping ??= (async () => {
           await server.close();
+          await sessions!.dispose();
           await store.close();
         })();
         return stopping;
       },
     };
   } catch (error) {
+    await sessions?.dispose();
     await store.close();
     throw error;
   }

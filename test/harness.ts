@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { pino } from 'pino';
-import type { OwletConfig } from '../src/config/config.js';
+import { DEFAULTS, type OwletConfig } from '../src/config/config.js';
+import type { EngineAdapter } from '../src/engine/engine.js';
 import type { Credentials } from '../src/protocol/sigv4.js';
-import { type RunningOwlet, startOwlet } from '../src/server.js';
+import { type RunningOwlet, type StartOptions, startOwlet } from '../src/server.js';
 
 export const TEST_CREDENTIALS: Credentials = {
   accessKeyId: 'AKIDOWLETTEST0000001',
@@ -21,7 +22,13 @@ export interface TestOwlet extends RunningOwlet {
   client(credentials?: Credentials): AthenaClient;
 }
 
-export async function startTestOwlet(options: { now?: () => number; dataDir?: string } = {}): Promise<TestOwlet> {
+export interface TestOwletOptions extends Omit<StartOptions, 'log'> {
+  dataDir?: string;
+  config?: Partial<OwletConfig>;
+  engine?: EngineAdapter;
+}
+
+export async function startTestOwlet(options: TestOwletOptions = {}): Promise<TestOwlet> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'owlet-test-'));
   const config: OwletConfig = {
     host: '127.0.0.1',
@@ -32,8 +39,13 @@ export async function startTestOwlet(options: { now?: () => number; dataDir?: st
     accountId: '123456789012',
     region: 'us-east-1',
     logLevel: 'silent',
+    sparkMaster: DEFAULTS.sparkMaster,
+    driverMemory: DEFAULTS.driverMemory,
+    dpuCapacity: DEFAULTS.dpuCapacity,
+    ...options.config,
   };
-  const owlet = await startOwlet(config, { log: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
+  const { dataDir: _dir, config: _config, ...startOptions } = options;
+  const owlet = await startOwlet(config, { log: pino({ level: process.env.OWLET_TEST_LOG ?? 'silent' }), ...startOptions });
   const clients: AthenaClient[] = [];
   return {
     ...owlet,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
+  CreateNotebookCommand,
   CreateWorkGroupCommand,
   DeleteWorkGroupCommand,
   GetWorkGroupCommand,
@@ -13,7 +14,6 @@ import {
   ListTagsForResourceCommand,
   ListWorkGroupsCommand,
   ResourceNotFoundException,
-  StartSessionCommand,
   TagResourceCommand,
   UntagResourceCommand,
   UpdateWorkGroupCommand,
@@ -226,9 +226,9 @@ describe('workgroups through @aws-sdk/client-athena', () => {
 
   it('answers operations it does not serve with a clear InvalidRequestException', async () => {
     await rejectsWith(
-      athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} })),
+      athena.send(new CreateNotebookCommand({ WorkGroup: 'spark', Name: 'nb' })),
       InvalidRequestException,
-      'StartSession is not available in this version of Owlet yet.',
+      'CreateNotebook is not available in this version of Owlet yet.',
     );
     await rejectsWith(athena.send(new ListQueryExecutionsCommand({})), InvalidRequestException, /is an Athena SQL operation/);
   });

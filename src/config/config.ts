@@ -17,6 +17,12 @@ export interface OwletConfig {
   /** The region in ARNs and in the endpoint users are told to use. */
   region: string;
   logLevel: string;
+  /** Spark's master for sessions: `local[N]` on this machine, or a cluster's URL. */
+  sparkMaster: string;
+  /** Each session driver's heap. */
+  driverMemory: string;
+  /** DPUs this server hands out to sessions at once (a local-mode session holds one). */
+  dpuCapacity: number;
 }
 
 export const DEFAULTS = {
@@ -26,6 +32,10 @@ export const DEFAULTS = {
   accountId: '000000000000',
   region: 'us-east-1',
   logLevel: 'info',
+  sparkMaster: 'local[2]',
+  driverMemory: '1g',
+  // A local session is a Python process and a JVM with a 1 GiB heap; four of them fit a small machine.
+  dpuCapacity: 4,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
@@ -79,5 +89,8 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     accountId: env.OWLET_ACCOUNT_ID ?? DEFAULTS.accountId,
     region: env.OWLET_REGION ?? DEFAULTS.region,
     logLevel: options.logLevel ?? env.OWLET_LOG_LEVEL ?? DEFAULTS.logLevel,
+    sparkMaster: env.OWLET_SPARK_MASTER ?? DEFAULTS.sparkMaster,
+    driverMemory: env.OWLET_DRIVER_MEMORY ?? DEFAULTS.driverMemory,
+    dpuCapacity: env.OWLET_DPU_CAPACITY ? Number(env.OWLET_DPU_CAPACITY) : DEFAULTS.dpuCapacity,
   };
 }

@@ -1,0 +1,248 @@
+// Sessions and calculations: StartSession, GetSession, GetSessionStatus, ListSessions, TerminateSession,
+// StartCalculationExecution, GetCalculationExecution(Status|Code), ListCalculationExecutions,
+// StopCalculationExecution. Domain errors of the session manager are turned into Athena's errors here.
+import type {
+  CalculationExecutionState,
+  CalculationStatus,
+  SessionState,
+  SessionStatus,
+} from '../generated/athena-model.js';
+import { InvalidRequestError, ServiceError } from '../protocol/errors.js';
+import type { OperationHandlers } from '../protocol/json-service.js';
+import type { CalculationRecord, SessionRecord } from '../sessions/records.js';
+import {
+  CalculationNotFoundError,
+  CapacityError,
+  SessionManager,
+  SessionNotFoundError,
+  SessionStateError,
+} from '../sessions/session-manager.js';
+import { ACTIVE_SESSION_STATES } from '../sessions/states.js';
+import type { StateStore } from '../store/state-store.js';
+import { engineVersionInfo, toEngineVersion } from './catalog.js';
+import { IdempotentRequests } from './idempotency.js';
+import { decodeNextToken, encodeNextToken } from './pagination.js';
+import { isSparkWorkGroup, loadWorkGroup } from './workgroups.js';
+
+/** The one notebook runtime Athena has (the model's NotebookVersion). */
+export const NOTEBOOK_VERSION = 'Athena notebook version 1';
+/** The console's default idle timeout (UG notebooks-spark-getting-started); the API's is not documented. */
+export const DEFAULT_IDLE_TIMEOUT_MINUTES = 20;
+const DEFAULT_PAGE = 100;
+
+class TooManyRequestsError extends ServiceError {
+  constructor(message: string) {
+    super('TooManyRequestsException', message, 400, { Reason: 'CONCURRENT_QUERY_LIMIT_EXCEEDED' });
+  }
+}
+
+/** Runs `work`, turning the session manager's errors into Athena's. */
+async function translated<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    // An unknown session or calculation is an InvalidRequestException on the real service, not
+    // ResourceNotFoundException (PyAthena's SparkCursor relies on it: spec/athena-behaviour.md §9).
+    if (error instanceof SessionNotFoundError || error instanceof CalculationNotFoundError || error instanceof SessionStateError) {
+      throw new InvalidRequestError(error.message);
+    }
+    if (error instanceof CapacityError) throw new TooManyRequestsError(error.message);
+    throw error;
+  }
+}
+
+const date = (ms: number | undefined): Date | undefined => (ms === undefined ? undefined : new Date(ms));
+
+function sessionStatus(s: SessionRecord): SessionStatus {
+  return {
+    StartDateTime: date(s.Status.StartDateTime),
+    LastModifiedDateTime: date(s.Status.LastModifiedDateTime),
+    EndDateTime: date(s.Status.EndDateTime),
+    IdleSinceDateTime: date(s.Status.IdleSinceDateTime),
+    State: s.Status.State,
+    StateChangeReason: s.Status.StateChangeReason,
+  };
+}
+
+function calculationStatus(c: CalculationRecord): CalculationStatus {
+  return {
+    SubmissionDateTime: date(c.Status.SubmissionDateTime),
+    CompletionDateTime: date(c.Status.CompletionDateTime),
+    State: c.Status.State,
+    StateChangeReason: c.Status.StateChangeReason,
+  };
+}
+
+function calculationStatistics(c: CalculationRecord) {
+  return { DpuExecutionInMillis: c.DpuExecutionInMillis, Progress: c.Progress };
+}
+
+export interface SessionHandlerDeps {
+  store: StateStore;
+  sessions: SessionManager;
+}
+
+export function sessionHandlers({ store, sessions }: SessionHandlerDeps): OperationHandlers {
+  const idempotent = new IdempotentRequests(store);
+
+  return {
+    async StartSession(input) {
+      return idempotent.run('StartSession', input, () =>
+        translated(async () => {
+          const wg = (await loadWorkGroup(store, input.WorkGroup)).body;
+          // ministryofjustice/analytical-platform#7001 records this message for a SQL workgroup.
+          if (!isSparkWorkGroup(wg)) throw new InvalidRequestError('Workgroup EngineVersion is not Spark.');
+          if (wg.State === 'DISABLED') throw new InvalidRequestError(`WorkGroup ${wg.Name} is disabled.`);
+          const notebookId = input.EngineConfiguration.AdditionalConfigs?.NotebookId;
+          // aws/aws-sdk-pandas#2866 records this message.
+          if (notebookId !== undefined && input.NotebookVersion === undefined) {
+            throw new InvalidRequestError('NotebookVersion is required when NotebookId is provided.');
+          }
+          if (input.NotebookVersion !== undefined && input.NotebookVersion !== NOTEBOOK_VERSION) {
+            throw new InvalidRequestError(`NotebookVersion ${input.NotebookVersion} is not supported; the one notebook version is ${NOTEBOOK_VERSION}.`);
+          }
+          if (notebookId !== undefined && !(await store.get('notebook', notebookId))) {
+            throw new InvalidRequestError(`Notebook ${notebookId} is not found.`);
+          }
+          const record = await sessions.startSession({
+            workGroup: wg.Name,
+            engineVersion: wg.Configuration.EngineVersion?.EffectiveEngineVersion ?? 'PySpark engine version 3',
+            outputLocation: wg.Configuration.ResultConfiguration?.OutputLocation ?? `s3://owlet-results/${wg.Name}/`,
+            description: input.Description,
+            engineConfiguration: input.EngineConfiguration,
+            notebookVersion: input.NotebookVersion,
+            notebookId,
+            idleTimeoutMinutes: input.SessionIdleTimeoutInMinutes ?? DEFAULT_IDLE_TIMEOUT_MINUTES,
+            executionRole: input.ExecutionRole ?? wg.Configuration.ExecutionRole,
+            monitoringConfiguration: input.MonitoringConfiguration,
+            tags: input.CopyWorkGroupTags ? [...wg.Tags, ...(input.Tags ?? [])] : input.Tags,
+          });
+          return { SessionId: record.id, State: record.body.Status.State };
+        }),
+      );
+    },
+
+    async GetSession(input) {
+      const s = (await translated(() => sessions.getSession(input.SessionId))).body;
+      return {
+        SessionId: s.SessionId,
+        Description: s.Description,
+        WorkGroup: s.WorkGroup,
+        EngineVersion: s.EngineVersion,
+        EngineConfiguration: s.EngineConfiguration,
+        NotebookVersion: s.NotebookVersion,
+        MonitoringConfiguration: s.MonitoringConfiguration,
+        SessionConfiguration: {
+          ExecutionRole: s.ExecutionRole,
+          WorkingDirectory: s.WorkingDirectory,
+          IdleTimeoutSeconds: s.IdleTimeoutMinutes * 60,
+          SessionIdleTimeoutInMinutes: s.IdleTimeoutMinutes,
+        },
+        Status: sessionStatus(s),
+        Statistics: { DpuExecutionInMillis: s.DpuExecutionInMillis },
+      };
+    },
+
+    async GetSessionStatus(input) {
+      const s = (await translated(() => sessions.getSession(input.SessionId))).body;
+      return { SessionId: s.SessionId, Status: sessionStatus(s) };
+    },
+
+    async ListSessions(input) {
+      await loadWorkGroup(store, input.WorkGroup);
+      const scope = `ListSessions/${input.WorkGroup}/${input.StateFilter ?? ''}`;
+      const states: readonly SessionState[] = input.StateFilter ? [input.StateFilter] : ACTIVE_SESSION_STATES;
+      const page = await store.list<SessionRecord>({
+        kind: 'session',
+        parent: input.WorkGroup,
+        states,
+        order: 'newest',
+        limit: input.MaxResults ?? DEFAULT_PAGE,
+        after: decodeNextToken(scope, input.NextToken),
+      });
+      return {
+        Sessions: page.records.map(({ body: s }) => {
+          const info = engineVersionInfo(s.EngineVersion);
+          return {
+            SessionId: s.SessionId,
+            Description: s.Description,
+            EngineVersion: info ? toEngineVersion(info) : { SelectedEngineVersion: s.EngineVersion, EffectiveEngineVersion: s.EngineVersion },
+            NotebookVersion: s.NotebookVersion,
+            Status: sessionStatus(s),
+          };
+        }),
+        NextToken: page.cursor === undefined ? undefined : encodeNextToken(scope, page.cursor),
+      };
+    },
+
+    async TerminateSession(input) {
+      return { State: await translated(() => sessions.terminate(input.SessionId)) };
+    },
+
+    async StartCalculationExecution(input) {
+      const inline = input.CodeBlock;
+      const wrapped = input.CalculationConfiguration?.CodeBlock;
+      // The model: the request needs one of the two code blocks, but not both.
+      if (inline !== undefined && wrapped !== undefined) {
+        throw new InvalidRequestError('Specify either CodeBlock or CalculationConfiguration.CodeBlock, not both.');
+      }
+      const code = inline ?? wrapped;
+      if (code === undefined) throw new InvalidRequestError('CodeBlock is required.');
+      return idempotent.run('StartCalculationExecution', input, () =>
+        translated(async () => {
+          const record = await sessions.startCalculation(input.SessionId, code, input.Description);
+          return { CalculationExecutionId: record.id, State: record.body.Status.State };
+        }),
+      );
+    },
+
+    async GetCalculationExecution(input) {
+      const c = (await translated(() => sessions.getCalculation(input.CalculationExecutionId))).body;
+      return {
+        CalculationExecutionId: c.CalculationExecutionId,
+        SessionId: c.SessionId,
+        Description: c.Description,
+        WorkingDirectory: c.WorkingDirectory,
+        Status: calculationStatus(c),
+        Statistics: calculationStatistics(c),
+        Result: c.Result,
+      };
+    },
+
+    async GetCalculationExecutionStatus(input) {
+      const c = (await translated(() => sessions.getCalculation(input.CalculationExecutionId))).body;
+      return { Status: calculationStatus(c), Statistics: calculationStatistics(c) };
+    },
+
+    async GetCalculationExecutionCode(input) {
+      const c = (await translated(() => sessions.getCalculation(input.CalculationExecutionId))).body;
+      return { CodeBlock: c.CodeBlock };
+    },
+
+    async ListCalculationExecutions(input) {
+      await translated(() => sessions.getSession(input.SessionId));
+      const scope = `ListCalculationExecutions/${input.SessionId}/${input.StateFilter ?? ''}`;
+      const states: readonly CalculationExecutionState[] | undefined = input.StateFilter ? [input.StateFilter] : undefined;
+      const page = await store.list<CalculationRecord>({
+        kind: 'calculation',
+        parent: input.SessionId,
+        ...(states ? { states } : {}),
+        order: 'newest',
+        limit: input.MaxResults ?? DEFAULT_PAGE,
+        after: decodeNextToken(scope, input.NextToken),
+      });
+      return {
+        Calculations: page.records.map(({ body: c }) => ({
+          CalculationExecutionId: c.CalculationExecutionId,
+          Description: c.Description,
+          Status: calculationStatus(c),
+        })),
+        NextToken: page.cursor === undefined ? undefined : encodeNextToken(scope, page.cursor),
+      };
+    },
+
+    async StopCalculationExecution(input) {
+      return { State: await translated(() => sessions.stopCalculation(input.CalculationExecutionId)) };
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// The engine behind sessions. A session's runner is a process with a Spark driver in it; an EngineAdapter
+// starts runners and talks to them. The local adapter runs them on this machine (Spark local mode or a
+// cluster master); the fake adapter stands in for them in fast state-machine tests.
+import type { CalculationExecutionState } from '../generated/athena-model.js';
+
+export interface RunnerLaunch {
+  sessionId: string;
+  /** A directory of the session's own, for the runner's socket, secret, pid and log. */
+  sessionDir: string;
+  /** Spark's master URL: `local[N]`, `spark://...`, `k8s://...`. */
+  master: string;
+  /** The driver's heap, as Spark writes it (`1g`). */
+  driverMemory: string;
+  sparkProperties: Record<string, string>;
+}
+
+export interface CalculationProgress {
+  done: number;
+  total: number;
+}
+
+export interface CalculationOutcome {
+  id: string;
+  state: Extract<CalculationExecutionState, 'COMPLETED' | 'FAILED' | 'CANCELED'>;
+  /** For FAILED: the exception line (`NameError: name 'foobar' is not defined`). */
+  reason?: string;
+  durationMs: number;
+  progress: CalculationProgress;
+}
+
+export type RunnerEvent =
+  | { type: 'ready'; sparkVersion: string; sparkUi?: string }
+  | { type: 'failed'; reason: string }
+  | { type: 'started'; id: string }
+  | { type: 'progress'; id: string; progress: CalculationProgress }
+  | { type: 'finished'; outcome: CalculationOutcome }
+  /** The runner process is gone (it exited, was killed, or cannot be reached). */
+  | { type: 'lost'; reason: string };
+
+export type RunnerEventListener = (event: RunnerEvent) => void;
+
+export interface Runner {
+  readonly pid: number;
+  /** Runs `code`; the runner writes stdout.txt, stderr.txt, result.json and status.json into `dir`. */
+  execute(id: string, code: string, dir: string): Promise<void>;
+  cancel(id: string): Promise<void>;
+  /** Asks the runner to stop Spark and exit; kills it if it has not exited within the grace period. */
+  shutdown(): Promise<void>;
+  /** Kills the runner and everything it started, at once. */
+  kill(): void;
+}
+
+export interface EngineAdapter {
+  /** Starts a runner. Events (first `ready` or `failed`) arrive through `onEvent`. */
+  launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner>;
+  /** Stops every runner this adapter started (the server is shutting down). */
+  dispose(): Promise<void>;
+}

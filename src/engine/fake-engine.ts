@@ -1,0 +1,99 @@
+// A stand-in engine for fast tests of the session state machines: no Python, no Spark. Its runners answer
+// at once and act on a few code words:
+//   `wait`       runs until cancelled          `stubborn`  runs and ignores cancels
+//   `raise ...`  fails with `RuntimeError: ...`  anything else completes, printing `ran: <code>`
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
+
+export class FakeRunner implements Runner {
+  static nextPid = 100_000;
+  readonly pid = FakeRunner.nextPid++;
+  running: string | undefined;
+  stopped = false;
+  readonly executed: string[] = [];
+
+  constructor(
+    readonly launch: RunnerLaunch,
+    private readonly emit: RunnerEventListener,
+  ) {}
+
+  async execute(id: string, code: string, dir: string): Promise<void> {
+    if (this.stopped) throw new Error('the runner is gone');
+    this.running = id;
+    this.executed.push(code);
+    setImmediate(() => void this.run(id, code, dir));
+  }
+
+  private async run(id: string, code: string, dir: string): Promise<void> {
+    this.emit({ type: 'started', id });
+    if (code === 'wait' || code === 'stubborn') return;
+    const failed = code.startsWith('raise');
+    const reason = `RuntimeError: ${code.slice('raise'.length).trim()}`;
+    await writeFile(join(dir, 'stdout.txt'), failed ? '' : `ran: ${code}\n`);
+    await writeFile(join(dir, 'stderr.txt'), failed ? `  File "<stdin>", line 1, in <module>\n${reason}\n` : '');
+    await writeFile(join(dir, 'result.json'), '{"version":1,"outputs":[]}\n');
+    this.finish(id, failed ? 'FAILED' : 'COMPLETED', failed ? reason : undefined);
+  }
+
+  private finish(id: string, state: 'COMPLETED' | 'FAILED' | 'CANCELED', reason?: string): void {
+    if (this.running !== id) return;
+    this.running = undefined;
+    this.emit({ type: 'finished', outcome: { id, state, ...(reason ? { reason } : {}), durationMs: 5, progress: { done: 1, total: 1 } } });
+  }
+
+  async cancel(id: string): Promise<void> {
+    const code = this.executed.at(-1);
+    if (this.running === id && code !== 'stubborn') setImmediate(() => this.finish(id, 'CANCELED'));
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+  }
+
+  kill(): void {
+    this.stopped = true;
+  }
+
+  /** The runner dies on its own. */
+  crash(reason = 'the runner exited with signal SIGKILL'): void {
+    this.stopped = true;
+    this.emit({ type: 'lost', reason });
+  }
+}
+
+export class FakeEngine implements EngineAdapter {
+  readonly runners: FakeRunner[] = [];
+  /** When set, runners report that Spark could not start. */
+  failStart: string | undefined;
+  /** When false, runners stay starting until `ready()` is called. */
+  autoReady = true;
+  private readonly listeners = new Map<FakeRunner, RunnerEventListener>();
+
+  async launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner> {
+    const runner = new FakeRunner(launch, onEvent);
+    this.runners.push(runner);
+    this.listeners.set(runner, onEvent);
+    if (this.failStart !== undefined) {
+      const reason = this.failStart;
+      setImmediate(() => onEvent({ type: 'failed', reason }));
+    } else if (this.autoReady) {
+      setImmediate(() => onEvent({ type: 'ready', sparkVersion: 'fake' }));
+    }
+    return runner;
+  }
+
+  ready(runner: FakeRunner): void {
+    this.listeners.get(runner)?.({ type: 'ready', sparkVersion: 'fake' });
+  }
+
+  runnerOf(sessionId: string): FakeRunner {
+    const runner = this.runners.find((r) => r.launch.sessionId === sessionId);
+    if (!runner) throw new Error(`no runner for ${sessionId}`);
+    return runner;
+  }
+
+  async dispose(): Promise<void> {
+    for (const r of this.runners) r.kill();
+  }
+}

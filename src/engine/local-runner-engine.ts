@@ -1,0 +1,253 @@
+// Runners as processes on this machine: `python -m owlet_runner` from the project's virtualenv, one per
+// session, in a process group of its own (so that its Spark JVM can be killed with it), speaking the
+// protocol of docs/runner-protocol.md over a Unix socket in the session's directory.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CalculationOutcome, EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
+
+export interface LocalRunnerEngineOptions {
+  /** The Python that has pyspark (the project's .venv/bin/python). */
+  python: string;
+  /** The folder holding the `owlet_runner` package. */
+  runnerPath: string;
+  log: Logger;
+  /** How long a runner may take to exit after `shutdown` before it is killed. */
+  shutdownGraceMs?: number;
+  /** How long to wait for the runner's socket to appear. */
+  connectTimeoutMs?: number;
+  /** Spark's log level inside sessions. */
+  sparkLogLevel?: string;
+}
+
+type RunnerMessage = Record<string, unknown> & { event?: string };
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class LocalRunner implements Runner {
+  private socket: Socket | undefined;
+  private buffered = '';
+  private exited = false;
+  private shuttingDown = false;
+  private exitWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly pid: number,
+    private readonly dir: string,
+    private readonly secret: string,
+    private readonly emit: RunnerEventListener,
+    private readonly o: LocalRunnerEngineOptions,
+  ) {}
+
+  /** Called when the process exits (we are its parent) or cannot be found any more. */
+  markExited(reason: string): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.socket?.destroy();
+    for (const w of this.exitWaiters.splice(0)) w();
+    if (!this.shuttingDown) this.emit({ type: 'lost', reason });
+  }
+
+  async connect(): Promise<void> {
+    const path = join(this.dir, 'runner.sock');
+    const deadline = Date.now() + (this.o.connectTimeoutMs ?? 60_000);
+    for (;;) {
+      if (this.exited) throw new Error('the runner exited before it could be reached');
+      if (existsSync(path)) {
+        try {
+          this.socket = await new Promise<Socket>((resolve, reject) => {
+            const socket = connect(path, () => resolve(socket));
+            socket.once('error', reject);
+          });
+          break;
+        } catch {
+          // The socket file can exist a moment before the runner listens on it.
+        }
+      }
+      if (Date.now() > deadline) throw new Error('the runner did not open its socket in time');
+      await sleep(20);
+    }
+    const socket = this.socket;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.onData(chunk));
+    socket.on('error', (error) => this.o.log.warn({ err: error, pid: this.pid }, 'runner socket error'));
+    socket.on('close', () => {
+      if (!this.exited && !isAlive(this.pid)) this.markExited('The session runner exited unexpectedly.');
+      else if (!this.exited && !this.shuttingDown) this.markExited('The session runner closed its connection.');
+    });
+    this.send({ op: 'hello', secret: this.secret });
+  }
+
+  private onData(chunk: string): void {
+    this.buffered += chunk;
+    let newline: number;
+    while ((newline = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, newline);
+      this.buffered = this.buffered.slice(newline + 1);
+      if (line.trim() === '') continue;
+      let message: RunnerMessage;
+      try {
+        message = JSON.parse(line) as RunnerMessage;
+      } catch {
+        this.o.log.warn({ pid: this.pid, line: line.slice(0, 200) }, 'unreadable message from runner');
+        continue;
+      }
+      this.onMessage(message);
+    }
+  }
+
+  private onMessage(m: RunnerMessage): void {
+    switch (m.event) {
+      case 'status':
+        if (m.state === 'idle') this.emit({ type: 'ready', sparkVersion: String(m.sparkVersion ?? ''), ...(m.sparkUi ? { sparkUi: String(m.sparkUi) } : {}) });
+        else if (m.state === 'failed') this.emit({ type: 'failed', reason: String(m.reason ?? 'unknown') });
+        return;
+      case 'ready':
+        this.emit({ type: 'ready', sparkVersion: String(m.sparkVersion ?? ''), ...(m.sparkUi ? { sparkUi: String(m.sparkUi) } : {}) });
+        return;
+      case 'failed':
+        this.emit({ type: 'failed', reason: String(m.reason ?? 'unknown') });
+        return;
+      case 'started':
+        this.emit({ type: 'started', id: String(m.id) });
+        return;
+      case 'progress':
+        this.emit({ type: 'progress', id: String(m.id), progress: { done: Number(m.done ?? 0), total: Number(m.total ?? 0) } });
+        return;
+      case 'finished': {
+        const progress = (m.progress ?? {}) as { done?: number; total?: number };
+        const outcome: CalculationOutcome = {
+          id: String(m.id),
+          state: m.state as CalculationOutcome['state'],
+          durationMs: Number(m.durationMs ?? 0),
+          progress: { done: Number(progress.done ?? 0), total: Number(progress.total ?? 0) },
+          ...(typeof m.reason === 'string' ? { reason: m.reason } : {}),
+        };
+        this.emit({ type: 'finished', outcome });
+        return;
+      }
+      case 'error':
+        this.o.log.warn({ pid: this.pid, message: m.message }, 'runner refused a message');
+        return;
+      default:
+        this.o.log.debug({ pid: this.pid, message: m }, 'runner message');
+    }
+  }
+
+  private send(message: Record<string, unknown>): void {
+    if (!this.socket || this.socket.destroyed) throw new Error('the runner is not connected');
+    this.socket.write(`${JSON.stringify(message)}\n`);
+  }
+
+  async execute(id: string, code: string, dir: string): Promise<void> {
+    this.send({ op: 'execute', id, code, dir });
+  }
+
+  async cancel(id: string): Promise<void> {
+    this.send({ op: 'cancel', id });
+  }
+
+  private waitForExit(ms: number): Promise<boolean> {
+    if (this.exited || !isAlive(this.pid)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (!isAlive(this.pid)) done(true);
+      }, 50);
+      const timer = setTimeout(() => done(false), ms);
+      const done = (exited: boolean) => {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(exited);
+      };
+      this.exitWaiters.push(() => done(true));
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    try {
+      this.send({ op: 'shutdown' });
+    } catch {
+      // Not connected: the process is stopped below.
+    }
+    if (!(await this.waitForExit(this.o.shutdownGraceMs ?? 10_000))) this.kill();
+    this.markExited('shut down');
+  }
+
+  kill(): void {
+    this.shuttingDown = true;
+    // The runner leads its own process group; its Spark JVM is in the group too.
+    for (const target of [-this.pid, this.pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    this.markExited('killed');
+  }
+}
+
+export class LocalRunnerEngine implements EngineAdapter {
+  private readonly runners = new Set<LocalRunner>();
+
+  constructor(private readonly o: LocalRunnerEngineOptions) {}
+
+  async launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner> {
+    mkdirSync(launch.sessionDir, { recursive: true, mode: 0o700 });
+    const secret = randomBytes(32).toString('hex');
+    writeFileSync(join(launch.sessionDir, 'secret'), secret, { mode: 0o600 });
+    writeFileSync(
+      join(launch.sessionDir, 'config.json'),
+      JSON.stringify({
+        sessionId: launch.sessionId,
+        master: launch.master,
+        driverMemory: launch.driverMemory,
+        sparkProperties: launch.sparkProperties,
+        appName: `owlet-${launch.sessionId}`,
+        logLevel: this.o.sparkLogLevel ?? 'WARN',
+      }),
+    );
+    const log = openSync(join(launch.sessionDir, 'session.log'), 'a');
+    const child = spawn(this.o.python, ['-m', 'owlet_runner', '--session-dir', launch.sessionDir], {
+      cwd: launch.sessionDir,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, PYTHONPATH: this.o.runnerPath, PYTHONUNBUFFERED: '1' },
+    });
+    closeSync(log);
+    if (child.pid === undefined) {
+      throw await new Promise<Error>((resolve) => child.once('error', resolve));
+    }
+    child.unref();
+    const runner = new LocalRunner(child.pid, launch.sessionDir, secret, onEvent, this.o);
+    this.runners.add(runner);
+    child.once('exit', (code, signal) => {
+      this.runners.delete(runner);
+      runner.markExited(`The session runner exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); see its log in ${launch.sessionDir}.`);
+    });
+    try {
+      await runner.connect();
+    } catch (error) {
+      runner.kill();
+      throw error;
+    }
+    return runner;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.runners].map((r) => r.shutdown()));
+  }
+}

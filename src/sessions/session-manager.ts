@@ -1,0 +1,522 @@
+// Sessions and their calculations: starting runners, running one calculation at a time, cancelling,
+// the idle reaper, and every state change, persisted before it is reported. Changes to one session are
+// serialized; the API handlers and the runners' events both come through here.
+import { randomUUID } from 'node:crypto';
+import { open, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CalculationExecutionState, SessionState } from '../generated/athena-model.js';
+import type { CalculationOutcome, EngineAdapter, Runner, RunnerEvent } from '../engine/engine.js';
+import { joinKey, parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
+import type { StateStore, StoredRecord } from '../store/state-store.js';
+import {
+  CALCULATION_TRANSITIONS,
+  checkMove,
+  FINAL_CALCULATION_STATES,
+  LIVE_SESSION_STATES,
+  SESSION_TRANSITIONS,
+} from './states.js';
+import {
+  type CalculationRecord,
+  RESULT_FILE,
+  RESULT_TYPE,
+  type SessionRecord,
+  STDERR_FILE,
+  STDOUT_FILE,
+} from './records.js';
+
+/** Raised for requests the session's state does not allow; the API layer words it for Athena. */
+export class SessionStateError extends Error {}
+export class SessionNotFoundError extends Error {
+  constructor(readonly sessionId: string) {
+    super(`Session ${sessionId} is not found.`);
+  }
+}
+export class CalculationNotFoundError extends Error {
+  constructor(readonly calculationId: string) {
+    super(`Calculation ${calculationId} is not found.`);
+  }
+}
+export class CapacityError extends Error {}
+
+/** Athena's StateChangeReason after TerminateSession or an idle timeout (UG troubleshooting-sessions). */
+export const TERMINATED_PER_REQUEST = 'Session was terminated per request.';
+/** The model's example reason for a calculation stopped by its session's end. */
+export const CANCELED_BY_TERMINATION = 'canceled because the session was terminated';
+
+export interface SessionManagerOptions {
+  store: StateStore;
+  engine: EngineAdapter;
+  results: ResultStore;
+  log: Logger;
+  now: () => number;
+  /** Where each session's runner keeps its socket, secret, pid and log. */
+  sessionsDir: string;
+  /** Spark's master for new sessions (`local[2]`). */
+  master: string;
+  driverMemory: string;
+  /** DPUs this server can hand out; a StartSession beyond it gets TooManyRequestsException. */
+  dpuCapacity: number;
+  /** How long a cancelled calculation may take to stop before its runner is killed. */
+  cancelDeadlineMs: number;
+  /** How often the idle reaper looks. */
+  reaperIntervalMs: number;
+}
+
+export interface StartSessionRequest {
+  workGroup: string;
+  engineVersion: string;
+  outputLocation: string;
+  description?: string;
+  engineConfiguration: SessionRecord['EngineConfiguration'];
+  notebookVersion?: string;
+  notebookId?: string;
+  idleTimeoutMinutes: number;
+  executionRole?: string;
+  monitoringConfiguration?: SessionRecord['MonitoringConfiguration'];
+  tags?: SessionRecord['Tags'];
+}
+
+/** One promise chain per key: work for a key runs after the work queued before it. */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const prior = this.tails.get(key) ?? Promise.resolve();
+    const next = prior.then(work, work);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+function progressText(done: number, total: number): string {
+  if (total === 0) return '100%';
+  return `${Math.floor((done * 100) / total)}% (${done}/${total} tasks)`;
+}
+
+export class SessionManager {
+  private readonly runners = new Map<string, Runner>();
+  private readonly queue = new KeyedQueue();
+  private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
+  private reaper: NodeJS.Timeout | undefined;
+  private disposed = false;
+
+  constructor(private readonly o: SessionManagerOptions) {}
+
+  // --- lifecycle of the manager ------------------------------------------------------------------------
+
+  /** Recovers what the store says after a restart, and starts the idle reaper. */
+  async start(): Promise<void> {
+    // Runners do not outlive the server yet: a session the store still calls live has lost its runner.
+    for (const state of LIVE_SESSION_STATES) {
+      let after: string | undefined;
+      do {
+        const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: [state], order: 'newest', limit: 100, ...(after ? { after } : {}) });
+        for (const record of page.records) {
+          await this.failSession(record.id, 'The Owlet server restarted and could not reach the session.');
+        }
+        after = page.cursor;
+      } while (after);
+    }
+    this.reaper = setInterval(() => {
+      this.reapIdleSessions().catch((error: unknown) => this.o.log.error({ err: error }, 'idle reaper failed'));
+    }, this.o.reaperIntervalMs);
+    this.reaper.unref();
+  }
+
+  /** Ends every session this server runs (the server is stopping). */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.reaper) clearInterval(this.reaper);
+    for (const timer of this.cancelTimers.values()) clearTimeout(timer);
+    await Promise.all(
+      [...this.runners.keys()].map((id) =>
+        this.terminate(id, 'Session was terminated because the Owlet server stopped.').catch((error: unknown) =>
+          this.o.log.error({ err: error, sessionId: id }, 'could not terminate session at shutdown'),
+        ),
+      ),
+    );
+    await this.o.engine.dispose();
+  }
+
+  // --- reads -------------------------------------------------------------------------------------------
+
+  async getSession(id: string): Promise<StoredRecord<SessionRecord>> {
+    const record = await this.o.store.get<SessionRecord>('session', id);
+    if (!record) throw new SessionNotFoundError(id);
+    return record;
+  }
+
+  async getCalculation(id: string): Promise<StoredRecord<CalculationRecord>> {
+    const record = await this.o.store.get<CalculationRecord>('calculation', id);
+    if (!record) throw new CalculationNotFoundError(id);
+    return record;
+  }
+
+  // --- sessions ------------------------------------------------------------------------------------------
+
+  private async usedDpus(): Promise<number> {
+    let used = 0;
+    let after: string | undefined;
+    do {
+      const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: LIVE_SESSION_STATES, order: 'newest', limit: 100, ...(after ? { after } : {}) });
+      for (const r of page.records) used += r.body.Dpus;
+      after = page.cursor;
+    } while (after);
+    return used;
+  }
+
+  async startSession(request: StartSessionRequest): Promise<StoredRecord<SessionRecord>> {
+    const id = randomUUID();
+    const now = this.o.now();
+    // In local mode the coordinator runs the executors' work too: a session holds one DPU.
+    const dpus = request.engineConfiguration.CoordinatorDpuSize ?? 1;
+    return this.queue.run('admission', async () => {
+      const used = await this.usedDpus();
+      if (used + dpus > this.o.dpuCapacity) {
+        throw new CapacityError(
+          `This Owlet server has no capacity for another session: ${used} of its ${this.o.dpuCapacity} DPUs are in use. Terminate a session, or raise the capacity.`,
+        );
+      }
+      const body: SessionRecord = {
+        SessionId: id,
+        WorkGroup: request.workGroup,
+        Description: request.description,
+        EngineVersion: request.engineVersion,
+        EngineConfiguration: request.engineConfiguration,
+        NotebookVersion: request.notebookVersion,
+        NotebookId: request.notebookId,
+        MonitoringConfiguration: request.monitoringConfiguration,
+        Tags: request.tags,
+        ExecutionRole: request.executionRole,
+        WorkingDirectory: `${request.outputLocation.replace(/\/?$/, '/')}${id}/`,
+        IdleTimeoutMinutes: request.idleTimeoutMinutes,
+        Dpus: dpus,
+        Status: { State: 'CREATING', StartDateTime: now, LastModifiedDateTime: now },
+        DpuExecutionInMillis: 0,
+      };
+      const record = await this.o.store.create<SessionRecord>({
+        kind: 'session',
+        id,
+        parent: request.workGroup,
+        state: 'CREATING',
+        createdAt: now,
+        body,
+      });
+      void this.launch(record.body).catch((error: unknown) => {
+        this.o.log.error({ err: error, sessionId: id }, 'could not start the session runner');
+        return this.failSession(id, `The session could not start: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      return record;
+    });
+  }
+
+  private async launch(session: SessionRecord): Promise<void> {
+    const dir = join(this.o.sessionsDir, session.SessionId);
+    const runner = await this.o.engine.launch(
+      {
+        sessionId: session.SessionId,
+        sessionDir: dir,
+        master: this.o.master,
+        driverMemory: this.o.driverMemory,
+        sparkProperties: session.EngineConfiguration.SparkProperties ?? {},
+      },
+      (event) => this.onRunnerEvent(session.SessionId, event),
+    );
+    this.runners.set(session.SessionId, runner);
+    await this.changeSession(session.SessionId, (s) => {
+      s.Runner = { pid: runner.pid, dir };
+    });
+  }
+
+  /** Applies `change` to the stored session under the session's lock; returns the new record. */
+  private changeSession(
+    id: string,
+    change: (session: SessionRecord) => SessionState | void,
+  ): Promise<StoredRecord<SessionRecord>> {
+    return this.queue.run(id, () => this.changeSessionNow(id, change));
+  }
+
+  /** Like changeSession, for callers already holding the session's lock. */
+  private async changeSessionNow(id: string, change: (session: SessionRecord) => SessionState | void): Promise<StoredRecord<SessionRecord>> {
+    const record = await this.getSession(id);
+    const body = structuredClone(record.body);
+    const from = body.Status.State;
+    const to = change(body) ?? from;
+    const now = this.o.now();
+    if (to !== from) {
+      checkMove('session', id, SESSION_TRANSITIONS, from, to);
+      body.Status.State = to;
+      if (to === 'IDLE') body.Status.IdleSinceDateTime = now;
+      else delete body.Status.IdleSinceDateTime;
+      if (to === 'TERMINATED' || to === 'FAILED') body.Status.EndDateTime = now;
+      this.o.log.info({ sessionId: id, from, to, reason: body.Status.StateChangeReason }, 'session state');
+    }
+    body.Status.LastModifiedDateTime = now;
+    return this.o.store.update('session', id, record.version, { body, state: to });
+  }
+
+  private async changeCalculation(
+    id: string,
+    change: (calculation: CalculationRecord) => CalculationExecutionState | void,
+  ): Promise<StoredRecord<CalculationRecord>> {
+    const record = await this.getCalculation(id);
+    const body = structuredClone(record.body);
+    const from = body.Status.State;
+    const to = change(body) ?? from;
+    if (to !== from) {
+      checkMove('calculation', id, CALCULATION_TRANSITIONS, from, to);
+      body.Status.State = to;
+      this.o.log.info({ calculationId: id, from, to }, 'calculation state');
+    }
+    return this.o.store.update('calculation', id, record.version, { body, state: to });
+  }
+
+  async terminate(id: string, reason = TERMINATED_PER_REQUEST): Promise<SessionState> {
+    const runner = await this.queue.run(id, async () => {
+      const session = (await this.getSession(id)).body;
+      // The model: TerminateSession on an inactive session succeeds and has no effect.
+      if (!LIVE_SESSION_STATES.includes(session.Status.State) || session.Status.State === 'TERMINATING') return undefined;
+      if (session.CurrentCalculation) {
+        await this.endCalculation(session.CurrentCalculation, {
+          id: session.CurrentCalculation,
+          state: 'CANCELED',
+          reason: CANCELED_BY_TERMINATION,
+          durationMs: 0,
+          progress: { done: 0, total: 0 },
+        });
+      }
+      await this.changeSessionNow(id, (s) => {
+        s.Status.StateChangeReason = reason;
+        delete s.CurrentCalculation;
+        return 'TERMINATING';
+      });
+      return this.runners.get(id) ?? null;
+    });
+    if (runner === undefined) return (await this.getSession(id)).body.Status.State;
+    this.runners.delete(id);
+    void (async () => {
+      try {
+        await runner?.shutdown();
+      } catch (error) {
+        this.o.log.warn({ err: error, sessionId: id }, 'runner did not shut down cleanly');
+      }
+      await this.changeSession(id, (s) => (s.Status.State === 'TERMINATING' ? 'TERMINATED' : undefined));
+    })().catch((error: unknown) => this.o.log.error({ err: error, sessionId: id }, 'could not finish terminating'));
+    return 'TERMINATING';
+  }
+
+  private async failSession(id: string, reason: string): Promise<void> {
+    const runner = this.runners.get(id);
+    this.runners.delete(id);
+    runner?.kill();
+    await this.queue.run(id, async () => {
+      const session = (await this.getSession(id)).body;
+      if (session.Status.State === 'FAILED' || session.Status.State === 'TERMINATED') return;
+      if (session.CurrentCalculation) {
+        const canceling = (await this.getCalculation(session.CurrentCalculation)).body.Status.State === 'CANCELING';
+        await this.endCalculation(session.CurrentCalculation, {
+          id: session.CurrentCalculation,
+          state: canceling ? 'CANCELED' : 'FAILED',
+          reason: canceling ? reason : `The calculation stopped because its session failed: ${reason}`,
+          durationMs: 0,
+          progress: { done: 0, total: 0 },
+        });
+      }
+      await this.changeSessionNow(id, (s) => {
+        s.Status.StateChangeReason = reason;
+        delete s.CurrentCalculation;
+        return 'FAILED';
+      });
+    });
+  }
+
+  /** Terminates IDLE sessions whose idle timeout, counted from the end of their last calculation, has passed. */
+  async reapIdleSessions(): Promise<string[]> {
+    const now = this.o.now();
+    const reaped: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: ['IDLE'], order: 'newest', limit: 100, ...(after ? { after } : {}) });
+      for (const { body } of page.records) {
+        const since = body.Status.IdleSinceDateTime;
+        if (since !== undefined && now - since >= body.IdleTimeoutMinutes * 60_000) {
+          await this.terminate(body.SessionId);
+          reaped.push(body.SessionId);
+        }
+      }
+      after = page.cursor;
+    } while (after);
+    return reaped;
+  }
+
+  private onRunnerEvent(sessionId: string, event: RunnerEvent): void {
+    this.handleRunnerEvent(sessionId, event).catch((error: unknown) =>
+      this.o.log.error({ err: error, sessionId, event: event.type }, 'could not apply a runner event'),
+    );
+  }
+
+  private async handleRunnerEvent(sessionId: string, event: RunnerEvent): Promise<void> {
+    switch (event.type) {
+      case 'ready':
+        await this.changeSession(sessionId, (s) => (s.Status.State === 'CREATING' || s.Status.State === 'CREATED' ? 'IDLE' : undefined));
+        return;
+      case 'failed':
+        await this.failSession(sessionId, `Spark could not start in the session: ${event.reason}`);
+        return;
+      case 'lost': {
+        if (!this.runners.has(sessionId)) return;
+        await this.failSession(sessionId, event.reason);
+        return;
+      }
+      case 'started':
+        await this.queue.run(sessionId, () => this.changeCalculation(event.id, (c) => (c.Status.State === 'QUEUED' ? 'RUNNING' : undefined)));
+        return;
+      case 'progress':
+        await this.queue.run(sessionId, () =>
+          this.changeCalculation(event.id, (c) => {
+            if (!FINAL_CALCULATION_STATES.includes(c.Status.State)) c.Progress = progressText(event.progress.done, event.progress.total);
+          }),
+        );
+        return;
+      case 'finished':
+        await this.queue.run(sessionId, async () => {
+          const session = (await this.getSession(sessionId)).body;
+          const done = await this.endCalculation(event.outcome.id, event.outcome);
+          if (!done || session.CurrentCalculation !== event.outcome.id) return;
+          await this.changeSessionNow(sessionId, (s) => {
+            delete s.CurrentCalculation;
+            s.DpuExecutionInMillis += done.DpuExecutionInMillis ?? 0;
+            return s.Status.State === 'BUSY' ? 'IDLE' : undefined;
+          });
+        });
+        return;
+    }
+  }
+
+  // --- calculations --------------------------------------------------------------------------------------
+
+  async startCalculation(sessionId: string, code: string, description?: string): Promise<StoredRecord<CalculationRecord>> {
+    const id = randomUUID();
+    const { record, runner, dir } = await this.queue.run(sessionId, async () => {
+      const session = (await this.getSession(sessionId)).body;
+      const runner = this.runners.get(sessionId);
+      if (session.Status.State !== 'IDLE' || !runner) {
+        // dbt-athena matches this exact text (spec/athena-behaviour.md §3.1).
+        throw new SessionStateError(`Session is in the ${session.Status.State} state; needs to be IDLE to accept Calculations.`);
+      }
+      const now = this.o.now();
+      const folder = `${session.WorkingDirectory}${id}/`;
+      const body: CalculationRecord = {
+        CalculationExecutionId: id,
+        SessionId: sessionId,
+        Description: description,
+        CodeBlock: code,
+        WorkingDirectory: folder,
+        Status: { State: 'QUEUED', SubmissionDateTime: now },
+      };
+      const dir = await this.o.results.stagingDirectory(parseS3Uri(folder), id);
+      const record = await this.o.store.create<CalculationRecord>({
+        kind: 'calculation',
+        id,
+        parent: sessionId,
+        state: 'QUEUED',
+        createdAt: now,
+        body,
+      });
+      await this.changeSessionNow(sessionId, (s) => {
+        s.CurrentCalculation = id;
+        return 'BUSY';
+      });
+      return { record, runner, dir };
+    });
+    try {
+      await runner.execute(id, code, dir);
+    } catch (error) {
+      await this.failSession(sessionId, `The session's runner could not take the calculation: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return record;
+  }
+
+  /**
+   * Moves a calculation to its final state and publishes its files; returns the final record, or undefined
+   * when it had already ended. Callers hold the session's lock.
+   */
+  private async endCalculation(id: string, outcome: CalculationOutcome): Promise<CalculationRecord | undefined> {
+    const current = (await this.getCalculation(id)).body;
+    if (FINAL_CALCULATION_STATES.includes(current.Status.State)) return undefined;
+    const timer = this.cancelTimers.get(id);
+    if (timer) clearTimeout(timer);
+    this.cancelTimers.delete(id);
+    const folder = parseS3Uri(current.WorkingDirectory);
+    const names = [STDOUT_FILE, STDERR_FILE, RESULT_FILE];
+    let publishError: string | undefined;
+    try {
+      const dir = await this.o.results.stagingDirectory(folder, id);
+      await ensureFiles(dir, names);
+      await this.o.results.publish(dir, folder, names);
+    } catch (error) {
+      publishError = `The calculation's results could not be written: ${error instanceof Error ? error.message : String(error)}`;
+      this.o.log.error({ err: error, calculationId: id }, 'could not publish calculation results');
+    }
+    const now = this.o.now();
+    const record = await this.changeCalculation(id, (c) => {
+      c.Status.CompletionDateTime = now;
+      const elapsed = Math.max(1, outcome.durationMs || now - c.Status.SubmissionDateTime);
+      c.DpuExecutionInMillis = elapsed;
+      c.Progress = outcome.state === 'COMPLETED' ? progressText(outcome.progress.total, outcome.progress.total) : progressText(outcome.progress.done, outcome.progress.total);
+      c.Result = {
+        StdOutS3Uri: s3Uri({ bucket: folder.bucket, key: joinKey(folder.key, STDOUT_FILE) }),
+        StdErrorS3Uri: s3Uri({ bucket: folder.bucket, key: joinKey(folder.key, STDERR_FILE) }),
+        ResultS3Uri: s3Uri({ bucket: folder.bucket, key: joinKey(folder.key, RESULT_FILE) }),
+        ResultType: RESULT_TYPE,
+      };
+      if (publishError) {
+        c.Status.StateChangeReason = publishError;
+        return 'FAILED';
+      }
+      if (outcome.reason) c.Status.StateChangeReason = outcome.reason;
+      return outcome.state;
+    });
+    return record.body;
+  }
+
+  async stopCalculation(id: string): Promise<CalculationExecutionState> {
+    const calculation = (await this.getCalculation(id)).body;
+    const sessionId = calculation.SessionId;
+    return this.queue.run(sessionId, async () => {
+      const current = (await this.getCalculation(id)).body;
+      // The model: stopping a calculation that has ended succeeds and has no effect.
+      if (FINAL_CALCULATION_STATES.includes(current.Status.State) || current.Status.State === 'CANCELING') return current.Status.State;
+      await this.changeCalculation(id, () => 'CANCELING');
+      const runner = this.runners.get(sessionId);
+      if (!runner) return 'CANCELING';
+      await runner.cancel(id);
+      const timer = setTimeout(() => {
+        this.cancelTimers.delete(id);
+        this.failSession(
+          sessionId,
+          `A calculation could not be canceled within ${this.o.cancelDeadlineMs / 1000} seconds, so the session was stopped.`,
+        ).catch((error: unknown) => this.o.log.error({ err: error, sessionId }, 'could not fail the session'));
+      }, this.o.cancelDeadlineMs);
+      timer.unref();
+      this.cancelTimers.set(id, timer);
+      return 'CANCELING';
+    });
+  }
+}
+
+/** Makes sure the three result files exist, so that every Result URI of a finished calculation can be read. */
+async function ensureFiles(dir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const handle = await open(join(dir, name), 'a');
+    await handle.close();
+  }
+  const resultPath = join(dir, RESULT_FILE);
+  if ((await readFile(resultPath)).length === 0) await writeFile(resultPath, '{"version":1,"outputs":[]}\n');
+}

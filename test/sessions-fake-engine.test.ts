@@ -1,0 +1,290 @@
+// Sessions and calculations through @aws-sdk/client-athena, on the fake engine: the state machines, the
+// errors and the idle reaper, fast and without Spark. test/python/test_sessions_spark.py runs the same
+// operations on real PySpark.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  type AthenaClient,
+  CreateWorkGroupCommand,
+  GetCalculationExecutionCodeCommand,
+  GetCalculationExecutionCommand,
+  GetCalculationExecutionStatusCommand,
+  GetSessionCommand,
+  GetSessionStatusCommand,
+  InvalidRequestException,
+  ListCalculationExecutionsCommand,
+  ListSessionsCommand,
+  StartCalculationExecutionCommand,
+  StartSessionCommand,
+  StopCalculationExecutionCommand,
+  TerminateSessionCommand,
+  TooManyRequestsException,
+} from '@aws-sdk/client-athena';
+import { FakeEngine } from '../src/engine/fake-engine.js';
+import { type TestOwlet, startTestOwlet } from './harness.js';
+
+async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last saw ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('sessions and calculations on the fake engine', () => {
+  let owlet: TestOwlet;
+  let athena: AthenaClient;
+  let clock = Date.now();
+  const engine = new FakeEngine();
+
+  before(async () => {
+    owlet = await startTestOwlet({ engine, now: () => clock, reaperIntervalMs: 3_600_000, cancelDeadlineMs: 300, config: { dpuCapacity: 3 } });
+    athena = owlet.client();
+  });
+  after(() => owlet.stop());
+
+  const sessionState = async (id: string) => (await athena.send(new GetSessionStatusCommand({ SessionId: id }))).Status?.State;
+  const calcState = async (id: string) => (await athena.send(new GetCalculationExecutionStatusCommand({ CalculationExecutionId: id }))).Status?.State;
+  async function idleSession(): Promise<string> {
+    const started = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: { MaxConcurrentDpus: 2 } }));
+    await eventually(() => sessionState(started.SessionId!), (s) => s === 'IDLE', 'IDLE');
+    return started.SessionId!;
+  }
+  async function run(sessionId: string, code: string): Promise<string> {
+    return (await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: code }))).CalculationExecutionId!;
+  }
+
+  it('starts a session that moves from CREATING to IDLE, and describes it', async () => {
+    const started = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', Description: 'd', EngineConfiguration: { MaxConcurrentDpus: 2 } }));
+    assert.equal(started.State, 'CREATING');
+    assert.match(started.SessionId!, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await eventually(() => sessionState(started.SessionId!), (s) => s === 'IDLE', 'IDLE');
+    const session = await athena.send(new GetSessionCommand({ SessionId: started.SessionId! }));
+    assert.equal(session.WorkGroup, 'spark');
+    assert.equal(session.Description, 'd');
+    assert.equal(session.EngineVersion, 'PySpark engine version 3');
+    assert.deepEqual(session.EngineConfiguration, { MaxConcurrentDpus: 2 });
+    assert.equal(session.SessionConfiguration?.IdleTimeoutSeconds, 1200);
+    assert.equal(session.SessionConfiguration?.SessionIdleTimeoutInMinutes, 20);
+    assert.equal(session.SessionConfiguration?.WorkingDirectory, `s3://owlet-results/spark/${started.SessionId}/`);
+    assert.ok(session.Status?.IdleSinceDateTime instanceof Date);
+    assert.equal(session.Statistics?.DpuExecutionInMillis, 0);
+    await athena.send(new TerminateSessionCommand({ SessionId: started.SessionId! }));
+  });
+
+  it('runs a calculation: BUSY while it runs, results where Result says, IDLE after', async () => {
+    const sessionId = await idleSession();
+    const calcId = await run(sessionId, 'wait');
+    await eventually(() => calcState(calcId), (s) => s === 'RUNNING', 'RUNNING');
+    assert.equal(await sessionState(sessionId), 'BUSY');
+    assert.equal((await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }))).Status?.IdleSinceDateTime, undefined);
+    // Athena refuses a second calculation while one runs, with this exact message (dbt-athena matches it).
+    await assert.rejects(athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'x' })), (e: unknown) => {
+      assert.ok(e instanceof InvalidRequestException);
+      assert.equal(e.message, 'Session is in the BUSY state; needs to be IDLE to accept Calculations.');
+      return true;
+    });
+    await athena.send(new StopCalculationExecutionCommand({ CalculationExecutionId: calcId }));
+    await eventually(() => sessionState(sessionId), (s) => s === 'IDLE', 'IDLE after cancel');
+
+    const done = await run(sessionId, 'print(1)');
+    const calc = await eventually(
+      () => athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: done })),
+      (c) => c.Status?.State === 'COMPLETED',
+      'COMPLETED',
+    );
+    assert.equal(calc.SessionId, sessionId);
+    assert.equal(calc.WorkingDirectory, `s3://owlet-results/spark/${sessionId}/${done}/`);
+    assert.deepEqual(calc.Result, {
+      StdOutS3Uri: `s3://owlet-results/spark/${sessionId}/${done}/stdout.txt`,
+      StdErrorS3Uri: `s3://owlet-results/spark/${sessionId}/${done}/stderr.txt`,
+      ResultS3Uri: `s3://owlet-results/spark/${sessionId}/${done}/result.json`,
+      ResultType: 'application/vnd.aws.athena.v1+json',
+    });
+    assert.equal(calc.Status?.StateChangeReason, undefined);
+    assert.ok(calc.Status?.CompletionDateTime instanceof Date);
+    assert.ok((calc.Statistics?.DpuExecutionInMillis ?? 0) > 0);
+    assert.equal(calc.Statistics?.Progress, '100% (1/1 tasks)');
+    const stdout = await readFile(join(owlet.dataDir, 's3', 'owlet-results', 'spark', sessionId, done, 'stdout.txt'), 'utf8');
+    assert.equal(stdout, 'ran: print(1)\n');
+    assert.equal(await sessionState(sessionId), 'IDLE');
+    const code = await athena.send(new GetCalculationExecutionCodeCommand({ CalculationExecutionId: done }));
+    assert.equal(code.CodeBlock, 'print(1)');
+    await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+  });
+
+  it('reports a failing calculation as FAILED with the exception line as the reason', async () => {
+    const sessionId = await idleSession();
+    const calcId = await run(sessionId, 'raise boom');
+    const calc = await eventually(
+      () => athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: calcId })),
+      (c) => c.Status?.State === 'FAILED',
+      'FAILED',
+    );
+    assert.equal(calc.Status?.StateChangeReason, 'RuntimeError: boom');
+    assert.ok(calc.Result?.StdErrorS3Uri);
+    assert.equal(await sessionState(sessionId), 'IDLE');
+    await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+  });
+
+  it('lists calculations newest first, filtered and paged', async () => {
+    const sessionId = await idleSession();
+    const ids: string[] = [];
+    for (const code of ['a', 'raise b', 'c']) {
+      clock += 1000;
+      const id = await run(sessionId, code);
+      await eventually(() => calcState(id), (s) => s === 'COMPLETED' || s === 'FAILED', 'end');
+      ids.push(id);
+    }
+    const all = await athena.send(new ListCalculationExecutionsCommand({ SessionId: sessionId }));
+    assert.deepEqual(all.Calculations?.map((c) => c.CalculationExecutionId), [...ids].reverse());
+    const failed = await athena.send(new ListCalculationExecutionsCommand({ SessionId: sessionId, StateFilter: 'FAILED' }));
+    assert.deepEqual(failed.Calculations?.map((c) => c.CalculationExecutionId), [ids[1]]);
+    const first = await athena.send(new ListCalculationExecutionsCommand({ SessionId: sessionId, MaxResults: 2 }));
+    assert.equal(first.Calculations?.length, 2);
+    const rest = await athena.send(new ListCalculationExecutionsCommand({ SessionId: sessionId, MaxResults: 2, NextToken: first.NextToken }));
+    assert.deepEqual(rest.Calculations?.map((c) => c.CalculationExecutionId), [ids[0]]);
+    assert.equal(rest.NextToken, undefined);
+    await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+  });
+
+  it('lists only active sessions unless a filter asks, newest first', async () => {
+    await athena.send(new CreateWorkGroupCommand({ Name: 'listing', Configuration: { EngineVersion: { SelectedEngineVersion: 'PySpark engine version 3' }, ExecutionRole: 'arn:aws:iam::123456789012:role/r' } }));
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      clock += 1000;
+      const s = await athena.send(new StartSessionCommand({ WorkGroup: 'listing', EngineConfiguration: {} }));
+      await eventually(() => sessionState(s.SessionId!), (st) => st === 'IDLE', 'IDLE');
+      ids.push(s.SessionId!);
+    }
+    await athena.send(new TerminateSessionCommand({ SessionId: ids[0]! }));
+    await eventually(() => sessionState(ids[0]!), (s) => s === 'TERMINATED', 'TERMINATED');
+    const active = await athena.send(new ListSessionsCommand({ WorkGroup: 'listing' }));
+    assert.deepEqual(active.Sessions?.map((s) => s.SessionId), [ids[1]]);
+    assert.deepEqual(active.Sessions?.[0]?.EngineVersion, { SelectedEngineVersion: 'PySpark engine version 3', EffectiveEngineVersion: 'PySpark engine version 3' });
+    const ended = await athena.send(new ListSessionsCommand({ WorkGroup: 'listing', StateFilter: 'TERMINATED' }));
+    assert.deepEqual(ended.Sessions?.map((s) => s.SessionId), [ids[0]]);
+    assert.equal(ended.Sessions?.[0]?.Status?.StateChangeReason, 'Session was terminated per request.');
+    await athena.send(new TerminateSessionCommand({ SessionId: ids[1]! }));
+  });
+
+  it('terminates: a running calculation is canceled, an ended session is left alone', async () => {
+    const sessionId = await idleSession();
+    const calcId = await run(sessionId, 'wait');
+    await eventually(() => calcState(calcId), (s) => s === 'RUNNING', 'RUNNING');
+    const out = await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+    assert.equal(out.State, 'TERMINATING');
+    await eventually(() => sessionState(sessionId), (s) => s === 'TERMINATED', 'TERMINATED');
+    const calc = await athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: calcId }));
+    assert.equal(calc.Status?.State, 'CANCELED');
+    assert.equal(calc.Status?.StateChangeReason, 'canceled because the session was terminated');
+    const session = await athena.send(new GetSessionCommand({ SessionId: sessionId }));
+    assert.ok(session.Status?.EndDateTime instanceof Date);
+    assert.equal((await athena.send(new TerminateSessionCommand({ SessionId: sessionId }))).State, 'TERMINATED');
+    await assert.rejects(athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'x' })), /Session is in the TERMINATED state; needs to be IDLE to accept Calculations\./);
+  });
+
+  it('fails a session whose runner dies, with the reason, and its running calculation', async () => {
+    const sessionId = await idleSession();
+    const calcId = await run(sessionId, 'wait');
+    await eventually(() => calcState(calcId), (s) => s === 'RUNNING', 'RUNNING');
+    engine.runnerOf(sessionId).crash('The session runner exited unexpectedly (signal SIGKILL).');
+    await eventually(() => sessionState(sessionId), (s) => s === 'FAILED', 'FAILED');
+    const session = await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }));
+    assert.equal(session.Status?.StateChangeReason, 'The session runner exited unexpectedly (signal SIGKILL).');
+    const calc = await athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: calcId }));
+    assert.equal(calc.Status?.State, 'FAILED');
+    assert.match(calc.Status?.StateChangeReason ?? '', /session failed/);
+  });
+
+  it('kills the runner and fails the session when a calculation cannot be canceled in time', async () => {
+    const sessionId = await idleSession();
+    const calcId = await run(sessionId, 'stubborn');
+    await eventually(() => calcState(calcId), (s) => s === 'RUNNING', 'RUNNING');
+    const stop = await athena.send(new StopCalculationExecutionCommand({ CalculationExecutionId: calcId }));
+    assert.equal(stop.State, 'CANCELING');
+    await eventually(() => calcState(calcId), (s) => s === 'CANCELED', 'CANCELED after the deadline');
+    const session = await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }));
+    assert.equal(session.Status?.State, 'FAILED');
+    assert.match(session.Status?.StateChangeReason ?? '', /could not be canceled within 0.3 seconds/);
+    assert.equal(engine.runnerOf(sessionId).stopped, true);
+    // Stopping an ended calculation succeeds and changes nothing.
+    assert.equal((await athena.send(new StopCalculationExecutionCommand({ CalculationExecutionId: calcId }))).State, 'CANCELED');
+  });
+
+  it('terminates sessions idle longer than their timeout, counted from the last calculation', async () => {
+    const started = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, SessionIdleTimeoutInMinutes: 1 }));
+    const sessionId = started.SessionId!;
+    await eventually(() => sessionState(sessionId), (s) => s === 'IDLE', 'IDLE');
+    clock += 50_000;
+    const calcId = await run(sessionId, 'wait');
+    await eventually(() => calcState(calcId), (s) => s === 'RUNNING', 'RUNNING');
+    clock += 120_000;
+    assert.deepEqual(await owlet.sessions.reapIdleSessions(), [], 'never while BUSY');
+    await athena.send(new StopCalculationExecutionCommand({ CalculationExecutionId: calcId }));
+    await eventually(() => sessionState(sessionId), (s) => s === 'IDLE', 'IDLE');
+    clock += 59_000;
+    assert.deepEqual(await owlet.sessions.reapIdleSessions(), []);
+    clock += 2_000;
+    assert.deepEqual(await owlet.sessions.reapIdleSessions(), [sessionId]);
+    await eventually(() => sessionState(sessionId), (s) => s === 'TERMINATED', 'TERMINATED');
+    const status = await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }));
+    assert.equal(status.Status?.StateChangeReason, 'Session was terminated per request.');
+  });
+
+  it('refuses what Athena refuses at StartSession', async () => {
+    await assert.rejects(athena.send(new StartSessionCommand({ WorkGroup: 'primary', EngineConfiguration: {} })), /^InvalidRequestException: Workgroup EngineVersion is not Spark\.$|Workgroup EngineVersion is not Spark\./);
+    await assert.rejects(athena.send(new StartSessionCommand({ WorkGroup: 'nope', EngineConfiguration: {} })), /WorkGroup nope is not found\./);
+    await assert.rejects(
+      athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: { AdditionalConfigs: { NotebookId: '00000000-0000-0000-0000-000000000000' } } })),
+      /NotebookVersion is required when NotebookId is provided\./,
+    );
+    await assert.rejects(athena.send(new GetSessionCommand({ SessionId: 'no-such-session' })), (e: unknown) => e instanceof InvalidRequestException);
+    await assert.rejects(athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: 'no-such-calc' })), (e: unknown) => e instanceof InvalidRequestException);
+  });
+
+  it('answers TooManyRequestsException past the DPU capacity', async () => {
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }))).SessionId!);
+    await assert.rejects(athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} })), (e: unknown) => {
+      assert.ok(e instanceof TooManyRequestsException);
+      assert.equal(e.Reason, 'CONCURRENT_QUERY_LIMIT_EXCEEDED');
+      return true;
+    });
+    for (const id of ids) await athena.send(new TerminateSessionCommand({ SessionId: id }));
+  });
+
+  it('honours ClientRequestToken: same parameters, same answer; other parameters, refused', async () => {
+    const token = 'a'.repeat(32);
+    const first = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, ClientRequestToken: token }));
+    const again = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, ClientRequestToken: token }));
+    assert.equal(again.SessionId, first.SessionId);
+    await assert.rejects(athena.send(new StartSessionCommand({ WorkGroup: 'spark', Description: 'other', EngineConfiguration: {}, ClientRequestToken: token })), (e: unknown) => {
+      assert.ok(e instanceof InvalidRequestException);
+      assert.equal(e.message, 'Idempotent parameters do not match');
+      assert.equal(e.AthenaErrorCode, 'IDEMPOTENT_PARAMETER_MISMATCH');
+      return true;
+    });
+    await eventually(() => sessionState(first.SessionId!), (s) => s === 'IDLE', 'IDLE');
+    const calcToken = 'b'.repeat(40);
+    const c1 = await athena.send(new StartCalculationExecutionCommand({ SessionId: first.SessionId!, CodeBlock: 'x', ClientRequestToken: calcToken }));
+    const c2 = await athena.send(new StartCalculationExecutionCommand({ SessionId: first.SessionId!, CodeBlock: 'x', ClientRequestToken: calcToken }));
+    assert.equal(c2.CalculationExecutionId, c1.CalculationExecutionId);
+    await athena.send(new TerminateSessionCommand({ SessionId: first.SessionId! }));
+  });
+
+  it('takes the deprecated CalculationConfiguration.CodeBlock, but not both', async () => {
+    const sessionId = await idleSession();
+    const id = (await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CalculationConfiguration: { CodeBlock: 'old' } }))).CalculationExecutionId!;
+    await eventually(() => calcState(id), (s) => s === 'COMPLETED', 'COMPLETED');
+    await assert.rejects(
+      athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'a', CalculationConfiguration: { CodeBlock: 'b' } })),
+      /either CodeBlock or CalculationConfiguration.CodeBlock, not both/,
+    );
+    await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+  });
+});
