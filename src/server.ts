@@ -14,6 +14,7 @@ import { LocalResultStore } from './results/local-result-store.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
+import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
 import { SqliteStateStore } from './store/sqlite-state-store.js';
 import type { StateStore } from './store/state-store.js';
@@ -97,13 +98,15 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       unavailableOperation,
       log,
     );
+    const verifier = new SigV4Verifier([config.credentials], now);
     const server = new OwletHttpServer({
       host: config.host,
       port: config.port,
       service,
-      verifier: new SigV4Verifier([config.credentials], now),
+      verifier,
       log,
       now,
+      s3: new S3Api(results, verifier),
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -100,9 +100,13 @@ describe('AWS JSON 1.1 front end', () => {
   it('answers an unknown operation with UnknownOperationException', async () => {
     const r = await callWire(owlet.endpoint, 'DescribeTable', '{}');
     assertAwsError(r, 400, 'UnknownOperationException');
-    const none = await fetch(owlet.endpoint, { method: 'GET' });
-    assert.equal(none.status, 400);
-    assert.equal(((await none.json()) as { __type: string }).__type, 'UnknownOperationException');
+    const untargeted = await fetch(owlet.endpoint, { method: 'POST', body: '{}' });
+    assert.equal(untargeted.status, 400);
+    assert.equal(((await untargeted.json()) as { __type: string }).__type, 'UnknownOperationException');
+    // Other methods are S3 requests: unsigned, S3 refuses them in its own XML.
+    const unsignedGet = await fetch(owlet.endpoint, { method: 'GET' });
+    assert.equal(unsignedGet.status, 403);
+    assert.match(await unsignedGet.text(), /<Code>AccessDenied<\/Code>/);
   });
 
   it('refuses a content type other than application/x-amz-json-1.1', async () => {

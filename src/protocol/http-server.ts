@@ -8,6 +8,7 @@ import { signingName } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import { RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
 import type { JsonService, JsonServiceResponse } from './json-service.js';
+import type { S3Api } from './s3-api.js';
 import type { SigV4Verifier, VerifiedCaller } from './sigv4.js';
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -27,6 +28,8 @@ export interface HttpServerOptions {
   log: Logger;
   maxBodyBytes?: number;
   now?: () => number;
+  /** The S3 API over the result store, for requests that are not Athena calls. */
+  s3?: S3Api;
 }
 
 class BodyTooLarge extends Error {}
@@ -128,6 +131,10 @@ export class OwletHttpServer {
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const target = req.headers['x-amz-target'];
 
+    if (target === undefined && req.method !== 'POST' && this.options.s3) {
+      await this.options.s3.handle(req, res, requestId, rawPath, rawQuery, body);
+      return;
+    }
     if (req.method !== 'POST' || target === undefined) {
       fail(new UnknownOperationError(`No operation is served at ${req.method ?? ''} ${rawPath}.`));
       return;
