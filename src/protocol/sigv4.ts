@@ -3,9 +3,9 @@
 // Authorization header, checks the clock and compares. Messages follow the ones AWS's front end sends.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AuthError } from './errors.js';
+import { NodeSha256 } from './node-sha256.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -188,7 +188,7 @@ export class SigV4Verifier {
         credentials: { accessKeyId, secretAccessKey: secret },
         region,
         service,
-        sha256: Hash.bind(null, 'sha256'),
+        sha256: NodeSha256,
         // S3 signs the path exactly as sent; every other service signs it URI-encoded once more.
         uriEscapePath: service !== 's3',
         applyChecksum: false,
