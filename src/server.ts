@@ -11,6 +11,8 @@ import { projectRoot } from './config/paths.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
 import { LocalResultStore } from './results/local-result-store.js';
+import type { ResultStore } from './results/result-store.js';
+import { S3ResultStore } from './results/s3-result-store.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
@@ -70,7 +72,19 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   let sessions: SessionManager | undefined;
   try {
     await seedFreshStore(store, config, now());
-    const results = new LocalResultStore(join(config.dataDir, 's3'));
+    const local = config.resultsS3 ? undefined : new LocalResultStore(join(config.dataDir, 's3'));
+    const { resultsS3 } = config;
+    const results: ResultStore =
+      local ??
+      new S3ResultStore({
+        ...(resultsS3?.endpoint ? { endpoint: resultsS3.endpoint } : {}),
+        region: resultsS3!.region,
+        ...(resultsS3?.accessKeyId && resultsS3.secretAccessKey
+          ? { credentials: { accessKeyId: resultsS3.accessKeyId, secretAccessKey: resultsS3.secretAccessKey } }
+          : {}),
+        forcePathStyle: resultsS3!.forcePathStyle,
+        stagingRoot: join(config.dataDir, 'staging'),
+      });
     const engine =
       options.engine ??
       new LocalRunnerEngine({ python: join(projectRoot, '.venv', 'bin', 'python'), runnerPath: join(projectRoot, 'runner'), log });
@@ -106,7 +120,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       verifier,
       log,
       now,
-      s3: new S3Api(results, verifier),
+      ...(local ? { s3: new S3Api(local, verifier) } : {}),
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -23,6 +23,14 @@ export interface OwletConfig {
   driverMemory: string;
   /** DPUs this server hands out to sessions at once (a local-mode session holds one). */
   dpuCapacity: number;
+  /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
+  resultsS3?: {
+    endpoint?: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+  };
 }
 
 export const DEFAULTS = {
@@ -92,5 +100,16 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     sparkMaster: env.OWLET_SPARK_MASTER ?? DEFAULTS.sparkMaster,
     driverMemory: env.OWLET_DRIVER_MEMORY ?? DEFAULTS.driverMemory,
     dpuCapacity: env.OWLET_DPU_CAPACITY ? Number(env.OWLET_DPU_CAPACITY) : DEFAULTS.dpuCapacity,
+    ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
+      ? {
+          resultsS3: {
+            ...(env.OWLET_RESULTS_S3_ENDPOINT ? { endpoint: env.OWLET_RESULTS_S3_ENDPOINT } : {}),
+            region: env.OWLET_RESULTS_S3_REGION ?? DEFAULTS.region,
+            ...(env.OWLET_RESULTS_S3_ACCESS_KEY_ID ? { accessKeyId: env.OWLET_RESULTS_S3_ACCESS_KEY_ID } : {}),
+            ...(env.OWLET_RESULTS_S3_SECRET_ACCESS_KEY ? { secretAccessKey: env.OWLET_RESULTS_S3_SECRET_ACCESS_KEY } : {}),
+            forcePathStyle: env.OWLET_RESULTS_S3_FORCE_PATH_STYLE !== 'false',
+          },
+        }
+      : {}),
   };
 }
