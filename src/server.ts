@@ -106,7 +106,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       {
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
-        ...taggingHandlers({ store }),
+        ...taggingHandlers({ store, accountId: config.accountId }),
         ...sessionHandlers({ store, sessions }),
       },
       unavailableOperation,

@@ -22,7 +22,11 @@ import {
   TerminateSessionCommand,
   TooManyRequestsException,
 } from '@aws-sdk/client-athena';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { FakeEngine } from '../src/engine/fake-engine.js';
+import type { SessionRecord } from '../src/sessions/records.js';
+import { SqliteStateStore } from '../src/store/sqlite-state-store.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
 
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
@@ -286,5 +290,41 @@ describe('sessions and calculations on the fake engine', () => {
       /either CodeBlock or CalculationConfiguration.CodeBlock, not both/,
     );
     await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+  });
+});
+
+describe('a restart', () => {
+  it('fails the sessions the store still calls live, and reclaims their runners', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'owlet-restart-'));
+    try {
+      const store = new SqliteStateStore({ path: join(dataDir, 'state.sqlite') });
+      const now = Date.now();
+      const body: SessionRecord = {
+        SessionId: 'left-behind',
+        WorkGroup: 'spark',
+        EngineVersion: 'PySpark engine version 3',
+        EngineConfiguration: {},
+        WorkingDirectory: 's3://owlet-results/spark/left-behind/',
+        IdleTimeoutMinutes: 20,
+        Dpus: 1,
+        Status: { State: 'IDLE', StartDateTime: now, LastModifiedDateTime: now, IdleSinceDateTime: now },
+        DpuExecutionInMillis: 0,
+        Runner: { pid: 424242, dir: join(dataDir, 'sessions', 'left-behind') },
+      };
+      await store.create({ kind: 'session', id: 'left-behind', parent: 'spark', state: 'IDLE', createdAt: now, body });
+      await store.close();
+      const engine = new FakeEngine();
+      const owlet = await startTestOwlet({ dataDir, engine });
+      try {
+        const status = await owlet.client().send(new GetSessionStatusCommand({ SessionId: 'left-behind' }));
+        assert.equal(status.Status?.State, 'FAILED');
+        assert.equal(status.Status?.StateChangeReason, 'The Owlet server restarted and could not reach the session.');
+        assert.deepEqual(engine.reclaimed, [424242]);
+      } finally {
+        await owlet.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

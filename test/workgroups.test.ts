@@ -198,6 +198,11 @@ describe('workgroups through @aws-sdk/client-athena', () => {
     assert.deepEqual(tags, [{ Key: 'b', Value: '2' }]);
     await rejectsWith(athena.send(new ListTagsForResourceCommand({ ResourceARN: arnOf('ghost') })), ResourceNotFoundException, /is not found/);
     await rejectsWith(
+      athena.send(new ListTagsForResourceCommand({ ResourceARN: 'arn:aws:athena:us-east-1:999999999999:workgroup/tagged' })),
+      ResourceNotFoundException,
+      /is not found/,
+    );
+    await rejectsWith(
       athena.send(new TagResourceCommand({ ResourceARN: arnOf('tagged'), Tags: Array.from({ length: 50 }, (_, i) => ({ Key: `k${i}`, Value: '' })) })),
       InvalidRequestException,
       /at most 50 tags/,

@@ -29,15 +29,16 @@ export function checkNewTags(existing: readonly Tag[], added: readonly Tag[]): T
   return [...merged].map(([Key, Value]) => ({ Key, Value }));
 }
 
-const WORKGROUP_ARN = /^arn:aws[a-z-]*:athena:[a-z0-9-]*:\d{12}:workgroup\/([a-zA-Z0-9._-]{1,128})$/;
+const WORKGROUP_ARN = /^arn:aws:athena:[a-z0-9-]+:(\d{12}):workgroup\/([a-zA-Z0-9._-]{1,128})$/;
 
-function workGroupOfArn(arn: string): string {
-  const match = WORKGROUP_ARN.exec(arn);
-  if (!match) throw new ResourceNotFoundError(`Resource ${arn} is not found.`, arn);
-  return match[1]!;
-}
+export function taggingHandlers({ store, accountId }: { store: StateStore; accountId: string }): OperationHandlers {
+  /** The workgroup an ARN names. Any region is this server's region; another account's resources are not here. */
+  const workGroupOfArn = (arn: string): string => {
+    const match = WORKGROUP_ARN.exec(arn);
+    if (!match || match[1] !== accountId) throw new ResourceNotFoundError(`Resource ${arn} is not found.`, arn);
+    return match[2]!;
+  };
 
-export function taggingHandlers({ store }: { store: StateStore }): OperationHandlers {
   const notFound = async <T>(arn: string, action: (name: string) => Promise<T>): Promise<T> => {
     const name = workGroupOfArn(arn);
     try {

@@ -53,6 +53,11 @@ export interface Runner {
 export interface EngineAdapter {
   /** Starts a runner. Events (first `ready` or `failed`) arrive through `onEvent`. */
   launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner>;
+  /**
+   * Stops a runner a previous server process started, found by the pid and session directory it recorded,
+   * if it is still running and is that runner.
+   */
+  reclaim(pid: number, sessionDir: string): Promise<void>;
   /** Stops every runner this adapter started (the server is shutting down). */
   dispose(): Promise<void>;
 }

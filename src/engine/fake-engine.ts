@@ -87,6 +87,12 @@ export class FakeEngine implements EngineAdapter {
     this.listeners.get(runner)?.({ type: 'ready', sparkVersion: 'fake' });
   }
 
+  readonly reclaimed: number[] = [];
+
+  async reclaim(pid: number): Promise<void> {
+    this.reclaimed.push(pid);
+  }
+
   runnerOf(sessionId: string): FakeRunner {
     const runner = this.runners.find((r) => r.launch.sessionId === sessionId);
     if (!runner) throw new Error(`no runner for ${sessionId}`);

@@ -3,7 +3,7 @@
 // protocol of docs/runner-protocol.md over a Unix socket in the session's directory.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -24,6 +24,17 @@ export interface LocalRunnerEngineOptions {
 }
 
 type RunnerMessage = Record<string, unknown> & { event?: string };
+
+/** Kills a runner's process group (its Spark JVM is in it) and the runner itself. */
+function killRunner(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -180,7 +191,9 @@ class LocalRunner implements Runner {
     try {
       this.send({ op: 'shutdown' });
     } catch {
-      // Not connected: the process is stopped below.
+      // Not connected yet: nothing can ask it to stop, so it is stopped now.
+      this.kill();
+      return;
     }
     if (!(await this.waitForExit(this.o.shutdownGraceMs ?? 10_000))) this.kill();
     this.markExited('shut down');
@@ -188,14 +201,7 @@ class LocalRunner implements Runner {
 
   kill(): void {
     this.shuttingDown = true;
-    // The runner leads its own process group; its Spark JVM is in the group too.
-    for (const target of [-this.pid, this.pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    killRunner(this.pid);
     this.markExited('killed');
   }
 }
@@ -245,6 +251,17 @@ export class LocalRunnerEngine implements EngineAdapter {
       throw error;
     }
     return runner;
+  }
+
+  async reclaim(pid: number, sessionDir: string): Promise<void> {
+    let commandLine: string;
+    try {
+      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return; // Gone, or not a process this machine can see.
+    }
+    // The pid may have been reused by another program since: only a runner of this session is stopped.
+    if (commandLine.includes('owlet_runner') && commandLine.includes(sessionDir)) killRunner(pid);
   }
 
   async dispose(): Promise<void> {

@@ -117,6 +117,8 @@ export class SessionManager {
       do {
         const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: [state], order: 'newest', limit: 100, ...(after ? { after } : {}) });
         for (const record of page.records) {
+          const runner = record.body.Runner;
+          if (runner) await this.o.engine.reclaim(runner.pid, runner.dir);
           await this.failSession(record.id, 'The Owlet server restarted and could not reach the session.');
         }
         after = page.cursor;
