@@ -40,7 +40,6 @@ export interface StartOptions {
   engine?: EngineAdapter;
   /** How often the idle reaper looks (tests make it quick). */
   reaperIntervalMs?: number;
-  cancelDeadlineMs?: number;
 }
 
 /** Creates the workgroups of a fresh data directory: Athena's `primary`, and the ready Spark workgroup. */
@@ -98,8 +97,10 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       master: config.sparkMaster,
       driverMemory: config.driverMemory,
       dpuCapacity: config.dpuCapacity,
-      cancelDeadlineMs: options.cancelDeadlineMs ?? 5_000,
-      reaperIntervalMs: options.reaperIntervalMs ?? 10_000,
+      cancelDeadlineMs: config.cancelDeadlineMs,
+      idleMinuteMs: config.idleMinuteMs,
+      // Often enough that a session ends within a tenth of a minute of its timeout.
+      reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),
     });
     await sessions.start();
     const service = new JsonService(

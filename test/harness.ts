@@ -42,6 +42,8 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     sparkMaster: DEFAULTS.sparkMaster,
     driverMemory: DEFAULTS.driverMemory,
     dpuCapacity: DEFAULTS.dpuCapacity,
+    idleMinuteMs: DEFAULTS.idleMinuteMs,
+    cancelDeadlineMs: DEFAULTS.cancelDeadlineMs,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;

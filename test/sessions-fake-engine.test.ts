@@ -46,7 +46,7 @@ describe('sessions and calculations on the fake engine', () => {
   const engine = new FakeEngine();
 
   before(async () => {
-    owlet = await startTestOwlet({ engine, now: () => clock, reaperIntervalMs: 3_600_000, cancelDeadlineMs: 300, config: { dpuCapacity: 3 } });
+    owlet = await startTestOwlet({ engine, now: () => clock, reaperIntervalMs: 3_600_000, config: { dpuCapacity: 3, cancelDeadlineMs: 300 } });
     athena = owlet.client();
   });
   after(() => owlet.stop());

@@ -23,6 +23,13 @@ export interface OwletConfig {
   driverMemory: string;
   /** DPUs this server hands out to sessions at once (a local-mode session holds one). */
   dpuCapacity: number;
+  /**
+   * How long one minute of SessionIdleTimeoutInMinutes lasts. Always 60,000 in use; tests shorten it to
+   * see the idle timeout act on real sessions without waiting minutes.
+   */
+  idleMinuteMs: number;
+  /** How long a cancelled calculation may take to stop before its session's runner is killed. */
+  cancelDeadlineMs: number;
   /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
   resultsS3?: {
     endpoint?: string;
@@ -44,6 +51,8 @@ export const DEFAULTS = {
   driverMemory: '1g',
   // A local session is a Python process and a JVM with a 1 GiB heap; four of them fit a small machine.
   dpuCapacity: 4,
+  idleMinuteMs: 60_000,
+  cancelDeadlineMs: 5_000,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
@@ -100,6 +109,8 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     sparkMaster: env.OWLET_SPARK_MASTER ?? DEFAULTS.sparkMaster,
     driverMemory: env.OWLET_DRIVER_MEMORY ?? DEFAULTS.driverMemory,
     dpuCapacity: env.OWLET_DPU_CAPACITY ? Number(env.OWLET_DPU_CAPACITY) : DEFAULTS.dpuCapacity,
+    idleMinuteMs: env.OWLET_IDLE_MINUTE_MS ? Number(env.OWLET_IDLE_MINUTE_MS) : DEFAULTS.idleMinuteMs,
+    cancelDeadlineMs: env.OWLET_CANCEL_DEADLINE_MS ? Number(env.OWLET_CANCEL_DEADLINE_MS) : DEFAULTS.cancelDeadlineMs,
     ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
       ? {
           resultsS3: {

@@ -61,6 +61,8 @@ export interface SessionManagerOptions {
   cancelDeadlineMs: number;
   /** How often the idle reaper looks. */
   reaperIntervalMs: number;
+  /** How long a minute of a session's idle timeout lasts (60,000 but in tests). */
+  idleMinuteMs: number;
 }
 
 export interface StartSessionRequest {
@@ -347,7 +349,7 @@ export class SessionManager {
       const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: ['IDLE'], order: 'newest', limit: 100, ...(after ? { after } : {}) });
       for (const { body } of page.records) {
         const since = body.Status.IdleSinceDateTime;
-        if (since !== undefined && now - since >= body.IdleTimeoutMinutes * 60_000) {
+        if (since !== undefined && now - since >= body.IdleTimeoutMinutes * this.o.idleMinuteMs) {
           await this.terminate(body.SessionId);
           reaped.push(body.SessionId);
         }
