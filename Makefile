@@ -28,7 +28,7 @@ test-node: build
 	@$(ENV) node --test --test-reporter=spec 'dist/test/**/*.test.js'
 
 test-python: build
-	@$(ENV) pytest -q test/python
+	@$(ENV) pytest -q test/python runner/tests
 
 generate: build
 	@$(ENV) node dist/scripts/generate-model.js && tsc -p .

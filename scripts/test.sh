@@ -9,7 +9,7 @@ source scripts/env.sh
 node --test --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination=.tools/node-tests.tap 'dist/test/**/*.test.js'
 node_status=$?
-pytest -q -p no:cacheprovider --junitxml=.tools/python-tests.xml test/python
+pytest -q -p no:cacheprovider --junitxml=.tools/python-tests.xml test/python runner/tests
 python_status=$?
 
 # The TAP reporter's own totals count tests, not the suites around them.

@@ -25,6 +25,9 @@ export interface LocalRunnerEngineOptions {
 
 type RunnerMessage = Record<string, unknown> & { event?: string };
 
+/** sun_path holds 108 bytes with its terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 /** Kills a runner's process group (its Spark JVM is in it) and the runner itself. */
 function killRunner(pid: number): void {
   for (const target of [-pid, pid]) {
@@ -77,14 +80,20 @@ class LocalRunner implements Runner {
     for (;;) {
       if (this.exited) throw new Error('the runner exited before it could be reached');
       if (existsSync(path)) {
+        // A Unix socket's path may be at most 107 bytes; a longer one is reached through the /proc alias of
+        // an open descriptor of its directory (the runner binds it the same way).
+        const dirFd = Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES ? openSync(this.dir, 'r') : undefined;
+        const target = dirFd === undefined ? path : `/proc/self/fd/${dirFd}/runner.sock`;
         try {
           this.socket = await new Promise<Socket>((resolve, reject) => {
-            const socket = connect(path, () => resolve(socket));
+            const socket = connect(target, () => resolve(socket));
             socket.once('error', reject);
           });
           break;
         } catch {
           // The socket file can exist a moment before the runner listens on it.
+        } finally {
+          if (dirFd !== undefined) closeSync(dirFd);
         }
       }
       if (Date.now() > deadline) throw new Error('the runner did not open its socket in time');
@@ -95,8 +104,12 @@ class LocalRunner implements Runner {
     socket.on('data', (chunk: string) => this.onData(chunk));
     socket.on('error', (error) => this.o.log.warn({ err: error, pid: this.pid }, 'runner socket error'));
     socket.on('close', () => {
-      if (!this.exited && !isAlive(this.pid)) this.markExited('The session runner exited unexpectedly.');
-      else if (!this.exited && !this.shuttingDown) this.markExited('The session runner closed its connection.');
+      // The connection drops a moment before the process is reaped: give the exit (and its signal or code,
+      // which say more) time to arrive before deciding what happened.
+      setTimeout(() => {
+        if (this.exited || this.shuttingDown) return;
+        this.markExited(isAlive(this.pid) ? 'The session runner closed its connection.' : 'The session runner exited unexpectedly.');
+      }, 500).unref();
     });
     this.send({ op: 'hello', secret: this.secret });
   }

@@ -122,7 +122,7 @@ class OwletProcess:
         return self.process.returncode
 
 
-def start_owlet() -> OwletProcess:
+def start_owlet(extra_env: dict[str, str] | None = None) -> OwletProcess:
     root = Path(tempfile.mkdtemp(prefix='owlet-pytest-'))
     env = {
         **os.environ,
@@ -130,6 +130,7 @@ def start_owlet() -> OwletProcess:
         'OWLET_SECRET_ACCESS_KEY': SECRET_ACCESS_KEY,
         'OWLET_ACCOUNT_ID': ACCOUNT_ID,
         'OWLET_REGION': REGION,
+        **(extra_env or {}),
     }
     command = [str(OWLET), 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', str(root / 'data')]
     try:

@@ -1,0 +1,28 @@
+"""``python -m owlet_runner --session-dir DIR``: run one session until the server tells it to shut down."""
+
+import argparse
+import sys
+
+from owlet_runner.runner import SessionRunner
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="owlet_runner",
+        description="Run one Owlet session: a PySpark driver controlled over DIR/runner.sock.",
+    )
+    parser.add_argument(
+        "--session-dir",
+        required=True,
+        help="the session directory holding config.json and secret (see docs/runner-protocol.md)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    arguments = parse_arguments(argv)
+    return SessionRunner(arguments.session_dir).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

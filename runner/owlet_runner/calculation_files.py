@@ -1,0 +1,55 @@
+"""The files a calculation leaves in its directory: stdout.txt, stderr.txt, result.json, status.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+RESULT_DOCUMENT_VERSION = 1
+
+
+class CalculationFiles:
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.stdout_path = os.path.join(directory, "stdout.txt")
+        self.stderr_path = os.path.join(directory, "stderr.txt")
+        self.result_path = os.path.join(directory, "result.json")
+        self.status_path = os.path.join(directory, "status.json")
+
+    def prepare(self) -> None:
+        """Creates the directory when the server has not (it normally has), and drops a stale status.json so
+        that a reader never takes a previous attempt's outcome for this one's."""
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        try:
+            os.unlink(self.status_path)
+        except FileNotFoundError:
+            pass
+
+    def write_result(self, outputs: list[dict[str, Any]]) -> None:
+        write_json_atomically(self.result_path, {"version": RESULT_DOCUMENT_VERSION, "outputs": outputs})
+
+    def write_status(self, finished_event: dict[str, Any]) -> None:
+        write_json_atomically(self.status_path, finished_event)
+
+
+def write_json_atomically(path: str, document: Any) -> None:
+    """Temp file in the same directory, fsync, rename: a reader sees the old file or the whole new one."""
+    directory = os.path.dirname(path) or "."
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    data = (json.dumps(document) + "\n").encode("utf-8")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    # The rename itself is durable only once the directory is synced.
+    directory_fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)

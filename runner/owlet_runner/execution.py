@@ -1,0 +1,134 @@
+"""Compiling and running calculation code in the session's namespace, and describing how it ended."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import threading
+import traceback
+import types
+from dataclasses import dataclass
+from typing import Any
+
+from owlet_runner.cancellation import CALCULATION_FILENAME, InterruptGate
+
+_RUNNER_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_TRACEBACK_HEADER = "Traceback (most recent call last):\n"
+
+
+@dataclass
+class ExecutionOutcome:
+    """``error`` is what the code raised (None when it completed); ``value_text`` is the text/plain form of the
+    last expression's value, None when there is no last expression or its value is None."""
+
+    error: BaseException | None = None
+    value_text: str | None = None
+
+
+def create_session_namespace(bindings: dict[str, Any]) -> dict[str, Any]:
+    """The namespace shared by all calculations of the session, as the module ``__main__``.
+
+    Registering it as ``sys.modules["__main__"]`` (IPython does the same) lets pickle and cloudpickle find
+    classes and functions the user defines, e.g. for RDD lambdas and UDFs.
+    """
+    module = types.ModuleType("__main__")
+    module.__dict__.update(bindings)
+    sys.modules["__main__"] = module
+    return module.__dict__
+
+
+class CodeExecutor:
+    """Runs code blocks in the main thread, in one persistent namespace."""
+
+    def __init__(self, namespace: dict[str, Any], gate: InterruptGate) -> None:
+        self._namespace = namespace
+        self._gate = gate
+
+    def run(self, calculation_id: str, code: str, cancel_requested: threading.Event) -> ExecutionOutcome:
+        outcome = ExecutionOutcome()
+        try:
+            try:
+                self._gate.open(calculation_id)
+                if cancel_requested.is_set():
+                    raise KeyboardInterrupt
+                outcome.value_text = self._execute(code)
+            finally:
+                self._gate.close()
+        except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are outcomes too
+            outcome.error = error
+        return outcome
+
+    def _execute(self, code: str) -> str | None:
+        module = ast.parse(code, filename=CALCULATION_FILENAME, mode="exec")
+        last_expression: ast.Expression | None = None
+        if module.body and isinstance(module.body[-1], ast.Expr):
+            last_expression = ast.Expression(module.body.pop().value)
+        module_code = _compile_tree(module, code, "exec")
+        expression_code = None if last_expression is None else _compile_tree(last_expression, code, "eval")
+        exec(module_code, self._namespace)
+        if expression_code is None:
+            return None
+        value = eval(expression_code, self._namespace)
+        # IPython's convention: a trailing semicolon hides the value.
+        if value is None or code.rstrip().endswith(";"):
+            return None
+        return repr(value)
+
+
+def _compile_tree(tree: ast.Module | ast.Expression, source: str, mode: str) -> types.CodeType:
+    try:
+        return compile(tree, CALCULATION_FILENAME, mode)
+    except SyntaxError as error:
+        # Errors found only when compiling the tree ('return' outside function) carry no source line, unlike
+        # those ast.parse finds; add it so the traceback shows it the same way.
+        if error.text is None and error.lineno:
+            lines = source.splitlines()
+            if 0 < error.lineno <= len(lines):
+                error.text = lines[error.lineno - 1] + "\n"
+        raise
+
+
+def format_user_traceback(error: BaseException) -> str:
+    r"""The standard traceback of ``error`` without its header line and without the runner's frames, as Athena
+    shows it: ``  File "<stdin>", line 2, in <module>\nNameError: name 'foobar' is not defined\n``.
+
+    Everything above the first calculation frame goes (the runner, and ``ast.parse`` for a SyntaxError); frames
+    of library code the user called stay. Chained exceptions stay too, each without its header line.
+    """
+    summary = traceback.TracebackException(type(error), error, error.__traceback__, compact=True)
+    frames = list(summary.stack)
+    first_user_frame = next(
+        (index for index, frame in enumerate(frames) if frame.filename == CALCULATION_FILENAME), len(frames)
+    )
+    summary.stack = traceback.StackSummary.from_list(frames[first_user_frame:])
+    _drop_runner_frames_of_chained(summary, {id(summary)})
+    return "".join(line for line in summary.format() if line != _TRACEBACK_HEADER)
+
+
+def _drop_runner_frames_of_chained(summary: traceback.TracebackException, seen: set[int]) -> None:
+    linked = [summary.__cause__, summary.__context__, *(getattr(summary, "exceptions", None) or ())]
+    for chained in linked:
+        if chained is None or id(chained) in seen:
+            continue
+        seen.add(id(chained))
+        chained.stack = traceback.StackSummary.from_list(
+            [frame for frame in chained.stack if not frame.filename.startswith(_RUNNER_DIRECTORY)]
+        )
+        _drop_runner_frames_of_chained(chained, seen)
+
+
+def exception_line(error: BaseException) -> str:
+    """The last line of a traceback (``NameError: name 'foobar' is not defined``): the calculation's reason."""
+    error_type = type(error)
+    name = error_type.__qualname__
+    if error_type.__module__ not in ("__main__", "builtins"):
+        name = f"{error_type.__module__}.{name}"
+    if isinstance(error, SyntaxError):
+        message = error.msg or ""
+    else:
+        try:
+            message = str(error)
+        except Exception:  # noqa: BLE001 - a broken __str__ must not break the report
+            message = "<exception str() failed>"
+    return f"{name}: {message}" if message else name

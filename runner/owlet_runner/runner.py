@@ -1,0 +1,442 @@
+"""The session runner: its states, its main loop and what each protocol message does.
+
+States (the ``state`` of a status event):
+
+- ``starting``: listening on the socket, SparkSession not up yet;
+- ``idle``: Spark is up, no calculation runs; ``execute`` is accepted only here;
+- ``busy``: one calculation runs (or was accepted and is about to start) in the main thread;
+- ``failed``: Spark could not start, or its JVM died while the session was idle; the runner stays up to
+  report why until told to shut down.
+
+Calculation code runs in the main thread because Python delivers signals, and so KeyboardInterrupt, only
+there. Socket messages are handled on the connection thread; ``cancel`` therefore works while code runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from owlet_runner.calculation_files import CalculationFiles
+from owlet_runner.cancellation import CalculationCanceller, InterruptGate
+from owlet_runner.execution import CodeExecutor, create_session_namespace, exception_line, format_user_traceback
+from owlet_runner.output_capture import CalculationOutputCapture
+from owlet_runner.progress import ProgressPoller, TaskProgress
+from owlet_runner.protocol import ControlServer, ProtocolError
+from owlet_runner.spark_session import SessionConfig, SessionConfigError, SparkStartError, build_spark_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger("owlet_runner")
+
+STARTING = "starting"
+IDLE = "idle"
+BUSY = "busy"
+FAILED = "failed"
+
+COMPLETED = "COMPLETED"
+CALCULATION_FAILED = "FAILED"
+CANCELED = "CANCELED"
+
+# A shutdown that cannot finish (Spark hangs while stopping, or a calculation ignores its cancel) ends the
+# process anyway; Spark's JVM exits when the runner does, because its stdin pipe closes.
+SHUTDOWN_DEADLINE_SECONDS = 20.0
+# How often an idle runner checks that Spark's JVM is still alive.
+JVM_CHECK_INTERVAL_SECONDS = 2.0
+EXIT_SECRET_UNREADABLE = 2
+EXIT_SOCKET_UNAVAILABLE = 3
+EXIT_SHUTDOWN_FORCED = 4
+
+
+@dataclass
+class Calculation:
+    id: str
+    code: str
+    directory: str
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+    # Set once the outcome is recorded; the canceller stops interrupting then.
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def job_tag(self) -> str:
+        # Spark job tags cannot contain commas.
+        return self.id.replace(",", "_")
+
+
+class _Shutdown:
+    """Queued for the main loop when the runner is told to stop."""
+
+
+class SessionRunner:
+    def __init__(self, session_dir: str) -> None:
+        self.session_dir = os.path.abspath(session_dir)
+        self._lock = threading.Lock()
+        self._state = STARTING
+        self._reason: str | None = None
+        self._spark_version: str | None = None
+        self._spark_ui: str | None = None
+        self._current: Calculation | None = None
+        self._shutting_down = False
+        self._work: queue.Queue[Calculation | _Shutdown] = queue.Queue()
+        self._gate = InterruptGate()
+        self._session_log: TextIO | None = None
+        self._server: ControlServer | None = None
+        self._spark: SparkSession | None = None
+        self._executor: CodeExecutor | None = None
+        self._poller: ProgressPoller | None = None
+        self._canceller: CalculationCanceller | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._session_log = _configure_runner_logging()
+        pid_path = os.path.join(self.session_dir, "runner.pid")
+        with open(os.path.join(self.session_dir, "runner.pid.tmp"), "w", encoding="ascii") as pid_file:
+            pid_file.write(f"{os.getpid()}\n")
+        os.replace(os.path.join(self.session_dir, "runner.pid.tmp"), pid_path)
+
+        try:
+            secret = _read_secret(os.path.join(self.session_dir, "secret"))
+        except OSError as error:
+            log.error("cannot read the session secret: %s", error)
+            return EXIT_SECRET_UNREADABLE
+
+        self._gate.install()
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._server = ControlServer(
+            os.path.join(self.session_dir, "runner.sock"),
+            secret,
+            on_message=self._handle_message,
+            on_authenticated=self._send_status,
+        )
+        try:
+            self._server.listen()
+        except OSError as error:
+            log.error("cannot listen on %s: %s", self._server.socket_path, error)
+            return EXIT_SOCKET_UNAVAILABLE
+        self._server.start()
+        log.info("runner %d listening on %s", os.getpid(), self._server.socket_path)
+
+        self._start_spark()
+        # SparkContext installs a SIGINT handler of its own (cancelAllJobs, then KeyboardInterrupt anywhere);
+        # the gate must be the handler.
+        self._gate.install()
+        self._main_loop()
+        self._stop()
+        return 0
+
+    def _start_spark(self) -> None:
+        started_at = time.monotonic()
+        try:
+            config = SessionConfig.from_file(os.path.join(self.session_dir, "config.json"))
+            spark = build_spark_session(config)
+            spark_version = spark.version
+            spark_ui = spark.sparkContext.uiWebUrl
+            # One small job before `ready`: the first job of a JVM pays for loading and compiling Spark's
+            # planner and scheduler (seconds on a small machine). Paid here, it is not paid by the user's
+            # first calculation, and a cancel of that calculation does not wait for it.
+            spark.range(1).count()
+        except (SessionConfigError, SparkStartError) as error:
+            self._fail_start(str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - any failure to start is reported, not raised
+            log.exception("Spark did not start")
+            self._fail_start(exception_line(error))
+            return
+        if self._session_log is not None:
+            _route_pyspark_query_loggers(self._session_log)
+        self._spark = spark
+        self._executor = CodeExecutor(
+            create_session_namespace({"spark": spark, "sc": spark.sparkContext}),
+            self._gate,
+        )
+        self._canceller = CalculationCanceller(self._gate, spark, threading.main_thread().ident or 0)
+        self._poller = ProgressPoller(spark.sparkContext.statusTracker(), self._send_progress)
+        self._poller.start()
+        with self._lock:
+            self._state = IDLE
+            self._spark_version = spark_version
+            self._spark_ui = spark_ui
+        log.info("Spark %s ready in %.1f s, UI %s", spark_version, time.monotonic() - started_at, spark_ui)
+        ready: dict[str, Any] = {"event": "ready", "sparkVersion": spark_version}
+        if spark_ui:
+            ready["sparkUi"] = spark_ui
+        self._send(ready)
+
+    def _check_spark_jvm(self) -> None:
+        """A driver JVM that died (the kernel's OOM killer, a crash) leaves the runner unable to run anything;
+        the session fails with a reason instead of failing every calculation with py4j errors."""
+        if self._spark is None:
+            return
+        gateway_process = getattr(getattr(self._spark.sparkContext, "_gateway", None), "proc", None)
+        exit_code = None if gateway_process is None else gateway_process.poll()
+        if exit_code is None:
+            return
+        how = f"signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
+        reason = f"Spark's driver JVM exited ({how}); see the session log"
+        with self._lock:
+            # Only while idle: a running calculation ends first (with the error the dead JVM gives it), and
+            # once the state is failed no execute is accepted any more.
+            if self._state != IDLE:
+                return
+            self._state = FAILED
+            self._reason = reason
+        log.error("session failed: %s", reason)
+        self._spark = None
+        if self._poller is not None:
+            self._poller.stop()
+        self._send({"event": "failed", "reason": reason})
+
+    def _fail_start(self, reason: str) -> None:
+        with self._lock:
+            self._state = FAILED
+            self._reason = reason
+        log.error("session failed to start: %s", reason)
+        self._send({"event": "failed", "reason": reason})
+
+    def _main_loop(self) -> None:
+        while True:
+            try:
+                try:
+                    work = self._work.get(timeout=JVM_CHECK_INTERVAL_SECONDS)
+                except queue.Empty:
+                    self._check_spark_jvm()
+                    continue
+                if isinstance(work, _Shutdown):
+                    return
+                self._run_calculation(work)
+                self._check_spark_jvm()
+            except KeyboardInterrupt:
+                # The gate raises only inside calculation code; this is a last guard so that a stray
+                # interrupt can never end the session.
+                log.warning("ignored a KeyboardInterrupt outside calculation code")
+
+    def _stop(self) -> None:
+        log.info("shutting down")
+        if self._poller is not None:
+            self._poller.stop()
+        if self._spark is not None:
+            try:
+                self._spark.stop()
+            except Exception:  # noqa: BLE001 - stopping anyway
+                log.warning("spark.stop() failed", exc_info=True)
+        if self._server is not None:
+            self._server.close()
+        logging.shutdown()
+
+    def request_shutdown(self) -> None:
+        with self._lock:
+            if self._shutting_down:
+                return
+            self._shutting_down = True
+            current = self._current
+        if current is not None:
+            self._cancel(current)
+        self._work.put(_Shutdown())
+        watchdog = threading.Timer(SHUTDOWN_DEADLINE_SECONDS, self._force_exit)
+        watchdog.daemon = True
+        watchdog.start()
+
+    def _force_exit(self) -> None:
+        log.error("shutdown did not finish within %.0f s; exiting", SHUTDOWN_DEADLINE_SECONDS)
+        if self._server is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._server.socket_path)
+        logging.shutdown()
+        os._exit(EXIT_SHUTDOWN_FORCED)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        # Runs in the main thread, possibly in the middle of a py4j call: hand the work to a thread so that
+        # the handler itself makes no py4j calls.
+        threading.Thread(target=self.request_shutdown, name="sigterm", daemon=True).start()
+
+    # -- messages (connection thread) ------------------------------------------------------------------------
+
+    def _handle_message(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op in ("status", "hello"):
+            self._send_status()
+        elif op == "execute":
+            self._accept_execute(message)
+        elif op == "cancel":
+            self._accept_cancel(message)
+        elif op == "shutdown":
+            self.request_shutdown()
+        else:
+            raise ProtocolError(f"unknown op {op!r}")
+
+    def _accept_execute(self, message: dict[str, Any]) -> None:
+        calculation_id = message.get("id")
+        code = message.get("code")
+        directory = message.get("dir")
+        if not isinstance(calculation_id, str) or not calculation_id:
+            raise ProtocolError("execute needs an id (a non-empty string)")
+        if not isinstance(code, str):
+            raise ProtocolError("execute needs code (a string)", calculation_id)
+        if not isinstance(directory, str) or not directory:
+            raise ProtocolError("execute needs dir (a non-empty string)", calculation_id)
+        calculation = Calculation(id=calculation_id, code=code, directory=directory)
+        with self._lock:
+            if self._shutting_down:
+                raise ProtocolError("the runner is shutting down", calculation_id)
+            if self._state != IDLE:
+                detail = f" with calculation {self._current.id}" if self._current is not None else ""
+                raise ProtocolError(f"the runner is {self._state}{detail}; execute needs idle", calculation_id)
+            self._state = BUSY
+            self._current = calculation
+        self._work.put(calculation)
+
+    def _accept_cancel(self, message: dict[str, Any]) -> None:
+        calculation_id = message.get("id")
+        if not isinstance(calculation_id, str):
+            raise ProtocolError("cancel needs an id (a string)")
+        with self._lock:
+            current = self._current
+        if current is None or current.id != calculation_id:
+            raise ProtocolError(f"calculation {calculation_id} is not running", calculation_id)
+        self._cancel(current)
+
+    def _cancel(self, calculation: Calculation) -> None:
+        if calculation.cancel_requested.is_set():
+            return
+        calculation.cancel_requested.set()
+        log.info("cancelling calculation %s", calculation.id)
+        if self._canceller is not None:
+            self._canceller.start(calculation.id, calculation.job_tag, calculation.finished)
+
+    # -- a calculation (main thread) -------------------------------------------------------------------------
+
+    def _run_calculation(self, calculation: Calculation) -> None:
+        assert self._executor is not None and self._poller is not None and self._spark is not None
+        files = CalculationFiles(calculation.directory)
+        started_at = time.monotonic()
+        try:
+            files.prepare()
+            self._send({"event": "started", "id": calculation.id})
+            spark = self._spark
+            spark.sparkContext.setJobGroup(calculation.id, f"calculation {calculation.id}", interruptOnCancel=True)
+            spark.addTag(calculation.job_tag)
+            self._poller.track(calculation.id)
+            with CalculationOutputCapture(files.stdout_path, files.stderr_path) as capture:
+                started_at = time.monotonic()
+                outcome = self._executor.run(calculation.id, calculation.code, calculation.cancel_requested)
+                if outcome.error is not None and not calculation.cancel_requested.is_set():
+                    assert capture.stderr is not None
+                    capture.stderr.write(format_user_traceback(outcome.error))
+            duration_ms = int((time.monotonic() - started_at) * 1000)
+            progress = self._poller.stop_tracking()
+            with contextlib.suppress(Exception):
+                spark.removeTag(calculation.job_tag)
+            outputs = [] if outcome.value_text is None else [{"data": {"text/plain": outcome.value_text}}]
+            files.write_result(outputs)
+            finished = _finished_event(calculation, outcome.error, duration_ms, progress)
+        except Exception as error:  # noqa: BLE001 - the runner's own failure still ends the calculation
+            log.exception("calculation %s could not be run", calculation.id)
+            progress = self._poller.stop_tracking() if self._poller is not None else TaskProgress()
+            finished = {"event": "finished", "id": calculation.id}
+            if calculation.cancel_requested.is_set():
+                finished["state"] = CANCELED
+            else:
+                finished["state"] = CALCULATION_FAILED
+                finished["reason"] = f"Owlet runner error: {exception_line(error)}"
+            finished["durationMs"] = int((time.monotonic() - started_at) * 1000)
+            finished["progress"] = progress.as_json()
+        try:
+            files.write_status(finished)
+        except OSError:
+            log.exception("cannot write status.json of calculation %s", calculation.id)
+        calculation.finished.set()
+        with self._lock:
+            self._current = None
+            if self._state == BUSY:
+                self._state = IDLE
+        self._send(finished)
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    def _send(self, event: dict[str, Any]) -> None:
+        if self._server is not None:
+            self._server.send(event)
+
+    def _send_status(self) -> None:
+        with self._lock:
+            status: dict[str, Any] = {"event": "status", "state": self._state, "pid": os.getpid()}
+            if self._current is not None:
+                status["calculation"] = self._current.id
+            if self._reason is not None:
+                status["reason"] = self._reason
+            if self._spark_version is not None:
+                status["sparkVersion"] = self._spark_version
+            if self._spark_ui is not None:
+                status["sparkUi"] = self._spark_ui
+        self._send(status)
+
+    def _send_progress(self, calculation_id: str, progress: TaskProgress) -> None:
+        self._send({"event": "progress", "id": calculation_id, **progress.as_json()})
+
+
+def _finished_event(
+    calculation: Calculation, error: BaseException | None, duration_ms: int, progress: TaskProgress
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"event": "finished", "id": calculation.id}
+    if calculation.cancel_requested.is_set():
+        # Once a cancel is accepted the calculation ends CANCELED, even if its code completed or failed
+        # before the interrupt reached it: the server has already moved it to CANCELING.
+        event["state"] = CANCELED
+    elif error is None:
+        event["state"] = COMPLETED
+    else:
+        event["state"] = CALCULATION_FAILED
+        event["reason"] = exception_line(error)
+    event["durationMs"] = duration_ms
+    event["progress"] = progress.as_json()
+    return event
+
+
+def _read_secret(path: str) -> str:
+    with open(path, encoding="utf-8") as secret_file:
+        secret = secret_file.read().strip()
+    if not secret:
+        raise OSError(f"{path} is empty")
+    return secret
+
+
+def _configure_runner_logging() -> TextIO:
+    """The runner's own log lines (and py4j's) go to the session log through a descriptor of their own, so
+    that they never land in a calculation's stderr while fd 2 points there. The root logger stays untouched:
+    user code's logging behaves as in a plain Python process. Returns the session log stream."""
+    session_log = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    handler = logging.StreamHandler(session_log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("owlet_runner", "py4j"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.propagate = False
+    logging.getLogger("owlet_runner").setLevel(logging.INFO)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    return session_log
+
+
+def _route_pyspark_query_loggers(session_log: TextIO) -> None:
+    """PySpark 4 logs every SQL error that has a query context as a JSON line with the JVM stack trace, on a
+    handler created on the sys.stderr of the moment, i.e. into the calculation's stderr ahead of the
+    traceback. That is Spark's log, not the user's output (Athena's engines, Spark 3.x, print nothing of the
+    kind): it goes to the session log."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:
+        return
+    for name in ("DataFrameQueryContextLogger", "SQLQueryContextLogger"):
+        logger = PySparkLogger.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(logging.StreamHandler(session_log))
+        logger.propagate = False

@@ -1,0 +1,37 @@
+"""Fixtures for the runner tests.
+
+Starting Spark takes 10-30 s on a busy 2-core machine, so each test module shares one runner (module-scoped
+fixtures); teardown stops every runner the module started, with its process group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from runner_harness import RunnerProcess, session_config
+
+
+@pytest.fixture(scope="module")
+def start_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RunnerProcess]]:
+    """``start_runner(config, prepare=None)``: ``prepare(session_dir)`` runs before the runner starts."""
+    started: list[RunnerProcess] = []
+
+    def start(config: dict[str, Any], prepare: Callable[[Path], None] | None = None) -> RunnerProcess:
+        session_dir = tmp_path_factory.mktemp("session")
+        if prepare is not None:
+            prepare(session_dir)
+        runner = RunnerProcess(session_dir, config)
+        started.append(runner)
+        return runner
+
+    yield start
+    for runner in started:
+        runner.stop()
+
+
+@pytest.fixture(scope="module")
+def config_factory() -> Callable[..., dict[str, Any]]:
+    return session_config

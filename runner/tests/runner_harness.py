@@ -1,0 +1,275 @@
+"""Starts the real runner as a subprocess and talks to it over its socket, as the server does.
+
+Every wait is bounded, and RunnerProcess.stop() kills the runner's whole process group (it holds Spark's JVM
+and Python workers) if the runner did not exit by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+RUNNER_PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+# The project's virtualenv has pyspark; the interpreter running pytest is the fallback.
+_PROJECT_PYTHON = RUNNER_PACKAGE_PARENT.parent / ".venv" / "bin" / "python"
+RUNNER_PYTHON = str(_PROJECT_PYTHON) if _PROJECT_PYTHON.exists() else sys.executable
+# A cold SparkSession start takes 10-30 s here when the machine is busy; leave room for worse.
+READY_TIMEOUT = 240.0
+CALCULATION_TIMEOUT = 120.0
+EXIT_TIMEOUT = 30.0
+
+Event = dict[str, Any]
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class RunnerClient:
+    """One connection to a runner's socket; events are read by a thread into a queue."""
+
+    def __init__(self, socket_path: Path, connect_timeout: float = 30.0) -> None:
+        # The socket file may be a stale one from a previous run until the runner replaces it: retry refusals.
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            try:
+                self.sock.connect(str(socket_path))
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.sock.settimeout(None)
+        self._events: queue.Queue[Event | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            with self.sock.makefile("rb") as lines:
+                for line in lines:
+                    self._events.put(json.loads(line))
+        except (OSError, ValueError):
+            pass
+        self._events.put(None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def next_event(self, timeout: float) -> Event:
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no event within {timeout} s") from None
+        if event is None:
+            self._events.put(None)
+            raise ConnectionClosed("the runner closed the connection")
+        return event
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float) -> tuple[Event, list[Event]]:
+        """Returns the first event matching ``predicate`` and the events received before it."""
+        deadline = time.monotonic() + timeout
+        skipped: list[Event] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching event within {timeout} s; got {skipped}")
+            event = self.next_event(remaining)
+            if predicate(event):
+                return event, skipped
+            skipped.append(event)
+
+    def wait_closed(self, timeout: float) -> list[Event]:
+        """Waits until the runner closes the connection; returns the events received until then."""
+        deadline = time.monotonic() + timeout
+        received: list[Event] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"connection still open after {timeout} s; got {received}")
+            try:
+                received.append(self.next_event(remaining))
+            except ConnectionClosed:
+                return received
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class Calculation:
+    """What a finished calculation left behind."""
+
+    def __init__(self, finished: Event, events: list[Event], directory: Path) -> None:
+        self.finished = finished
+        self.events = events
+        self.directory = directory
+
+    @property
+    def state(self) -> str:
+        return self.finished["state"]
+
+    @property
+    def stdout(self) -> str:
+        return (self.directory / "stdout.txt").read_text(encoding="utf-8")
+
+    @property
+    def stderr(self) -> str:
+        return (self.directory / "stderr.txt").read_text(encoding="utf-8")
+
+    @property
+    def result(self) -> Any:
+        return json.loads((self.directory / "result.json").read_text(encoding="utf-8"))
+
+    @property
+    def status(self) -> Any:
+        return json.loads((self.directory / "status.json").read_text(encoding="utf-8"))
+
+
+class RunnerProcess:
+    """A runner started the way the server starts it: own process group, output on DIR/session.log."""
+
+    def __init__(self, session_dir: Path, config: dict[str, Any]) -> None:
+        self.session_dir = session_dir
+        self.secret = secrets.token_hex(32)
+        session_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (session_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        secret_path = session_dir / "secret"
+        secret_path.write_text(self.secret, encoding="ascii")
+        secret_path.chmod(0o600)
+        self.socket_path = session_dir / "runner.sock"
+        self.log_path = session_dir / "session.log"
+        self.client: RunnerClient | None = None
+        self.started_at = time.monotonic()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [RUNNER_PYTHON, "-m", "owlet_runner", "--session-dir", str(session_dir)],
+                cwd=RUNNER_PACKAGE_PARENT,
+                env={**os.environ, "PYTHONPATH": str(RUNNER_PACKAGE_PARENT)},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_for_socket(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.socket_path.exists():
+            if self.process.poll() is not None:
+                raise AssertionError(f"runner exited with {self.process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no socket after {timeout} s:\n{self.log()}")
+            time.sleep(0.05)
+
+    def connect(self, secret: str | None = None) -> RunnerClient:
+        """A new connection after hello; its first event (the hello's status) is returned by next_event."""
+        self.wait_for_socket()
+        client = RunnerClient(self.socket_path)
+        client.send({"op": "hello", "secret": self.secret if secret is None else secret})
+        return client
+
+    def attach(self) -> Event:
+        """Connects as the current client and returns the status answering the hello."""
+        self.client = self.connect()
+        status = self.client.next_event(30)
+        assert status["event"] == "status", status
+        return status
+
+    def execute(self, code: str, timeout: float = CALCULATION_TIMEOUT) -> Calculation:
+        calculation_id = self.submit(code)
+        return self.wait_finished(calculation_id, timeout)
+
+    def submit(self, code: str, calculation_id: str | None = None) -> str:
+        assert self.client is not None
+        calculation_id = calculation_id or str(uuid.uuid4())
+        directory = self.calculation_dir(calculation_id)
+        directory.mkdir(parents=True)
+        self.client.send({"op": "execute", "id": calculation_id, "code": code, "dir": str(directory)})
+        return calculation_id
+
+    def wait_finished(self, calculation_id: str, timeout: float = CALCULATION_TIMEOUT) -> Calculation:
+        assert self.client is not None
+        finished, events = self.client.wait_for(
+            lambda event: event["event"] == "finished" and event.get("id") == calculation_id, timeout
+        )
+        return Calculation(finished, events, self.calculation_dir(calculation_id))
+
+    def calculation_dir(self, calculation_id: str) -> Path:
+        return self.session_dir / "calculations" / calculation_id
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+    def children(self) -> list[int]:
+        """Processes in the runner's process group other than the runner (Spark's JVM, Python workers)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.pid:
+                continue
+            try:
+                if os.getpgid(int(entry)) == self.pid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+        return found
+
+    def stop(self) -> None:
+        """Teardown: SIGTERM to the runner (a clean shutdown), then SIGKILL to whatever is left of its process
+        group."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.process.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                self.process.wait(timeout=EXIT_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def session_config(**overrides: Any) -> dict[str, Any]:
+    config = {
+        "sessionId": f"test-{uuid.uuid4()}",
+        "sparkProperties": {"spark.sql.shuffle.partitions": "2"},
+        "master": "local[2]",
+        "driverMemory": "1g",
+        "appName": "owlet-runner-tests",
+        "logLevel": "WARN",
+    }
+    config.update(overrides)
+    return config
