@@ -186,6 +186,18 @@ def stop_owlet(owlet: OwletProcess) -> int:
         shutil.rmtree(owlet.root, ignore_errors=True)
 
 
+class OwletServers:
+    """Starts and stops servers of a test's own, with extra environment: `start({'OWLET_X': '1'})`."""
+
+    start = staticmethod(start_owlet)
+    stop = staticmethod(stop_owlet)
+
+
+@pytest.fixture(scope='session')
+def owlet_servers() -> type[OwletServers]:
+    return OwletServers
+
+
 @pytest.fixture(scope='session')
 def owlet():
     """The server most tests share. Tests keep out of each other's way with unique workgroup names."""

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import start_owlet, stop_owlet
 from owlet_clients import make_boto3_client
 
 # One minute of SessionIdleTimeoutInMinutes lasts this long on the server of this module, so that the idle
@@ -25,10 +24,11 @@ FINAL = ('COMPLETED', 'FAILED', 'CANCELED')
 
 
 @pytest.fixture(scope='module')
-def spark_owlet():
-    server = start_owlet({'OWLET_IDLE_MINUTE_MS': str(IDLE_MINUTE_MS)})
+def spark_owlet(owlet_servers):
+    server = owlet_servers.start({'OWLET_IDLE_MINUTE_MS': str(IDLE_MINUTE_MS)})
     yield server
-    stop_owlet(server)
+    owlet_servers.stop(server)
+    assert server.error_logs() == [], 'the server logged errors'
 
 
 @pytest.fixture(scope='module')
