@@ -8,10 +8,11 @@ import sys
 import threading
 import traceback
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from owlet_runner.cancellation import CALCULATION_FILENAME, InterruptGate
+from owlet_runner.rich_output import OutputCollector, mime_bundle
 
 _RUNNER_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TRACEBACK_HEADER = "Traceback (most recent call last):\n"
@@ -19,11 +20,11 @@ _TRACEBACK_HEADER = "Traceback (most recent call last):\n"
 
 @dataclass
 class ExecutionOutcome:
-    """``error`` is what the code raised (None when it completed); ``value_text`` is the text/plain form of the
-    last expression's value, None when there is no last expression or its value is None."""
+    """``error`` is what the code raised (None when it completed); ``outputs`` are the result document's MIME
+    bundles: every ``display()`` call, then the last expression's value unless it is None."""
 
     error: BaseException | None = None
-    value_text: str | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def create_session_namespace(bindings: dict[str, Any]) -> dict[str, Any]:
@@ -44,22 +45,30 @@ class CodeExecutor:
     def __init__(self, namespace: dict[str, Any], gate: InterruptGate) -> None:
         self._namespace = namespace
         self._gate = gate
+        self._collector = OutputCollector()
+        # `display` as in Jupyter; a user may rebind the name, as in any notebook.
+        namespace.setdefault("display", self._collector.display)
 
     def run(self, calculation_id: str, code: str, cancel_requested: threading.Event) -> ExecutionOutcome:
         outcome = ExecutionOutcome()
+        self._collector.reset()
         try:
             try:
                 self._gate.open(calculation_id)
                 if cancel_requested.is_set():
                     raise KeyboardInterrupt
-                outcome.value_text = self._execute(code)
+                value = self._execute(code)
+                if value is not None:
+                    self._collector.outputs.append({"data": mime_bundle(value)})
             finally:
                 self._gate.close()
         except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are outcomes too
             outcome.error = error
+        outcome.outputs = self._collector.outputs
         return outcome
 
-    def _execute(self, code: str) -> str | None:
+    def _execute(self, code: str) -> Any:
+        """Runs ``code``; returns the last expression's value (None when there is none, or it is hidden)."""
         module = ast.parse(code, filename=CALCULATION_FILENAME, mode="exec")
         last_expression: ast.Expression | None = None
         if module.body and isinstance(module.body[-1], ast.Expr):
@@ -71,9 +80,9 @@ class CodeExecutor:
             return None
         value = eval(expression_code, self._namespace)
         # IPython's convention: a trailing semicolon hides the value.
-        if value is None or code.rstrip().endswith(";"):
+        if code.rstrip().endswith(";"):
             return None
-        return repr(value)
+        return value
 
 
 def _compile_tree(tree: ast.Module | ast.Expression, source: str, mode: str) -> types.CodeType:

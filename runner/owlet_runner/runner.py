@@ -335,8 +335,7 @@ class SessionRunner:
             progress = self._poller.stop_tracking()
             with contextlib.suppress(Exception):
                 spark.removeTag(calculation.job_tag)
-            outputs = [] if outcome.value_text is None else [{"data": {"text/plain": outcome.value_text}}]
-            files.write_result(outputs)
+            files.write_result(outcome.outputs)
             finished = _finished_event(calculation, outcome.error, duration_ms, progress)
         except Exception as error:  # noqa: BLE001 - the runner's own failure still ends the calculation
             log.exception("calculation %s could not be run", calculation.id)

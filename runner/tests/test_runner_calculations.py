@@ -95,6 +95,27 @@ def test_a_last_expression_of_none_or_a_statement_gives_no_output(runner: Runner
     assert runner.execute("value").result == {"version": 1, "outputs": [{"data": {"text/plain": "'x'"}}]}
 
 
+def test_display_calls_and_the_last_value_become_mime_bundles_in_order(runner: RunnerProcess) -> None:
+    code = (
+        "class Rich:\n"
+        "    def __repr__(self): return 'Rich()'\n"
+        "    def _repr_html_(self): return '<b>rich</b>'\n"
+        "    def _repr_json_(self): return {'rich': True}\n"
+        "display('first', Rich())\n"
+        "3 * 7"
+    )
+    assert runner.execute(code).result == {
+        "version": 1,
+        "outputs": [
+            {"data": {"text/plain": "'first'"}},
+            {"data": {"text/plain": "Rich()", "text/html": "<b>rich</b>", "application/json": {"rich": True}}},
+            {"data": {"text/plain": "21"}},
+        ],
+    }
+    # The next calculation starts with no outputs of its own.
+    assert runner.execute("None").result == {"version": 1, "outputs": []}
+
+
 def test_a_name_error_fails_with_only_the_users_frames(runner: RunnerProcess) -> None:
     calculation = runner.execute("\nfoobar\n")
     assert calculation.state == "FAILED"

@@ -249,3 +249,27 @@ def test_terminate_ends_the_session_and_stops_its_runner(athena, spark_owlet):
     assert not Path(f'/proc/{pid}').exists(), 'the runner is still running'
     listed = athena.list_sessions(WorkGroup='spark')['Sessions']
     assert session_id not in [s['SessionId'] for s in listed]
+
+
+def test_a_calculation_that_cannot_be_interrupted_fails_its_session_after_the_deadline(athena):
+    session_id, _ = start_idle_session(athena)
+    # SIGINT blocked: neither the interrupt nor a Spark job cancel can reach this code.
+    code = 'import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\ntime.sleep(3600)'
+    calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
+    wait_session(athena, session_id, ('BUSY',), timeout=10)
+    time.sleep(0.5)
+    state, seconds = stop_and_time(athena, calc_id)
+    print(f'\nStopCalculationExecution of an uninterruptible calculation -> {state}: {seconds:.2f} s')
+    assert state == 'CANCELED'
+    status = wait_session(athena, session_id, ('FAILED',), timeout=5)
+    assert status['StateChangeReason'] == 'A calculation could not be canceled within 5 seconds, so the session was stopped.'
+
+
+def test_a_session_whose_spark_cannot_start_fails_with_the_reason(athena):
+    session_id = athena.start_session(
+        WorkGroup='spark', EngineConfiguration={'SparkProperties': {'spark.driver.memory': 'plenty'}}
+    )['SessionId']
+    status = wait_session(athena, session_id, ('FAILED', 'IDLE'))
+    assert status['State'] == 'FAILED'
+    assert status['StateChangeReason'].startswith('Spark could not start in the session:'), status
+    print(f'\nreason: {status["StateChangeReason"]}')
