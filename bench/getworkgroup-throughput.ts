@@ -1,7 +1,7 @@
 // GetWorkGroup throughput: Owlet beside a bare node:http server that answers the same JSON body, both
 // loaded in the same run by the same load generator (autocannon) with the same connections and duration,
 // in alternating rounds so that a noisy machine weighs on both alike.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,11 @@ export interface RunFigures {
   latencyP99Ms: number;
   /** Mean bytes received per response, headers included: the same for both servers when the comparison is fair. */
   bytesPerResponse: number;
+  /**
+   * CPU time (user and system) the server process used per request during the run. Less sensitive than
+   * requests per second to what else the machine is doing, since it does not count time spent waiting.
+   */
+  cpuMicrosPerRequest: number;
 }
 
 export interface ServerFigures {
@@ -55,6 +60,7 @@ export interface ServerFigures {
   medianRequestsPerSecond: number;
   medianLatencyP50Ms: number;
   medianLatencyP99Ms: number;
+  medianCpuMicrosPerRequest: number;
   rounds: RunFigures[];
   /** Not counted in the medians; kept so that a CPU profile's request count is known. */
   warmup?: RunFigures;
@@ -182,9 +188,19 @@ function checkGetWorkGroupAnswer(server: string, answer: { status: number; conte
   if (!String(wg?.Configuration?.EngineVersion?.SelectedEngineVersion ?? '').startsWith('PySpark')) fail('not a Spark workgroup');
 }
 
-async function load(url: string, signed: SignedRequest, connections: number, durationSeconds: number): Promise<RunFigures> {
+/** User plus system CPU time of a process so far, in microseconds (Linux `/proc/<pid>/stat`, in clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / ticksPerSecond;
+}
+
+async function load(url: string, signed: SignedRequest, connections: number, durationSeconds: number, pid: number): Promise<RunFigures> {
   // autocannon writes Content-Length itself, from the body; the signed value is the same.
   const headers = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k.toLowerCase() !== 'content-length'));
+  const cpuBefore = cpuMicros(pid);
   const result = await autocannon({
     url: new URL(signed.path, url).href,
     method: 'POST',
@@ -206,6 +222,7 @@ async function load(url: string, signed: SignedRequest, connections: number, dur
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     bytesPerResponse: result.throughput.total / result.requests.total,
+    cpuMicrosPerRequest: (cpuMicros(pid) - cpuBefore) / result.requests.total,
   };
 }
 
@@ -221,6 +238,7 @@ function figures(server: string, rounds: RunFigures[], warmup: RunFigures | unde
     medianRequestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
     medianLatencyP50Ms: median(rounds.map((r) => r.latencyP50Ms)),
     medianLatencyP99Ms: median(rounds.map((r) => r.latencyP99Ms)),
+    medianCpuMicrosPerRequest: median(rounds.map((r) => r.cpuMicrosPerRequest)),
     rounds,
     ...(warmup ? { warmup } : {}),
   };
@@ -279,8 +297,8 @@ export async function measureGetWorkGroupThroughput(
     let owletWarmup: RunFigures | undefined;
     let bareWarmup: RunFigures | undefined;
     if (opts.warmupSeconds > 0) {
-      owletWarmup = await load(owlet.url, signed, opts.connections, opts.warmupSeconds);
-      bareWarmup = await load(bare.url, signed, opts.connections, opts.warmupSeconds);
+      owletWarmup = await load(owlet.url, signed, opts.connections, opts.warmupSeconds, owlet.pid);
+      bareWarmup = await load(bare.url, signed, opts.connections, opts.warmupSeconds, bare.pid);
     }
 
     const owletRounds: RunFigures[] = [];
@@ -289,11 +307,11 @@ export async function measureGetWorkGroupThroughput(
       // Alternating which server goes first keeps a drift in the machine's load from favouring one.
       const order = round % 2 === 0 ? ([owlet, bare] as const) : ([bare, owlet] as const);
       for (const server of order) {
-        const run = await load(server.url, signed, opts.connections, opts.durationSeconds);
+        const run = await load(server.url, signed, opts.connections, opts.durationSeconds, server.pid);
         (server === owlet ? owletRounds : bareRounds).push(run);
         progress(
           `  round ${round + 1} ${server.name.padEnd(15)} ${formatCount(run.requestsPerSecond).padStart(7)} req/s  ` +
-            `p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms`,
+            `p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ${Math.round(run.cpuMicrosPerRequest)} µs CPU/request`,
         );
       }
     }
@@ -331,9 +349,10 @@ export function formatReport(result: ThroughputResult): string {
     String(s.medianLatencyP50Ms),
     String(s.medianLatencyP99Ms),
     String(Math.round(median(s.rounds.map((r) => r.bytesPerResponse)))),
+    String(Math.round(s.medianCpuMicrosPerRequest)),
     s.rounds.map((r) => formatCount(r.requestsPerSecond)).join(' / '),
   ]);
-  const head = ['server', 'req/s (median)', 'p50 ms', 'p99 ms', 'bytes/response', 'req/s per round'];
+  const head = ['server', 'req/s (median)', 'p50 ms', 'p99 ms', 'bytes/response', 'CPU µs/request', 'req/s per round'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
@@ -347,6 +366,9 @@ export function formatReport(result: ThroughputResult): string {
       `${formatCount(result.bare.medianRequestsPerSecond)} req/s = ${percent}%` +
       ` (target ${Math.round(result.target * 100)}%: ${result.ratio >= result.target ? 'met' : 'not met'})`,
     `Owlet / bare node:http within each round: ${result.roundRatios.map((r) => `${Math.round(r * 100)}%`).join(' / ')}`,
+    `CPU per request: Owlet ${Math.round(result.owlet.medianCpuMicrosPerRequest)} µs, bare node:http ` +
+      `${Math.round(result.bare.medianCpuMicrosPerRequest)} µs (bare / Owlet = ` +
+      `${Math.round((result.bare.medianCpuMicrosPerRequest / result.owlet.medianCpuMicrosPerRequest) * 100)}%)`,
   ].join('\n');
 }
 

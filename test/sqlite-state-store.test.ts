@@ -32,10 +32,13 @@ runStateStoreConformance('SQLite', {
     return openAt(path);
   },
   async corrupt(store, kind, id) {
-    // A second connection writes what a torn or hand-edited file could hold.
-    const db = new Database(paths.get(store as SqliteStateStore)!);
+    // Between two runs of the server, the file gets what a torn or hand-edited file could hold.
+    const path = paths.get(store as SqliteStateStore)!;
+    await store.close();
+    const db = new Database(path);
     db.prepare('UPDATE records SET body = ? WHERE kind = ? AND id = ?').run('{"n": 2,', kind, id);
     db.close();
+    return openAt(path);
   },
   corruptReports: () => reports,
 });
@@ -52,12 +55,13 @@ describe('SqliteStateStore', () => {
     assert.throws(() => new SqliteStateStore({ path }), /schema version 99, newer than this Owlet knows/);
   });
 
-  it('runs in WAL mode', async () => {
+  it('runs in WAL mode, and one server owns the file', async () => {
     const path = join(dir, 'wal.sqlite');
     const store = new SqliteStateStore({ path });
+    assert.throws(() => new SqliteStateStore({ path }), /is in use by another Owlet server/);
+    await store.close();
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
-    await store.close();
   });
 });

@@ -13,8 +13,11 @@ import {
 export interface ConformanceBackend {
   /** A store with no records. Called before every case. */
   open(): Promise<StateStore>;
-  /** Writes a record body the store cannot parse, bypassing the interface (for the corrupt-row cases). */
-  corrupt?(store: StateStore, kind: string, id: string): Promise<void>;
+  /**
+   * Writes a record body the store cannot parse, bypassing the interface (for the corrupt-row cases), and
+   * returns the store to go on with (a backend may have to reopen its storage to do it).
+   */
+  corrupt?(store: StateStore, kind: string, id: string): Promise<StateStore>;
   /** Closes `store` and opens the same storage again, as a restarted server would. */
   reopen?(store: StateStore): Promise<StateStore>;
   /** Records reported as corrupt by the store opened last. */
@@ -141,7 +144,7 @@ export function runStateStoreConformance(name: string, backend: ConformanceBacke
       await store.create({ kind: 'workgroup', id: 'good1', createdAt: 1, body: { n: 1 } });
       await store.create({ kind: 'workgroup', id: 'bad', createdAt: 1, body: { n: 2 } });
       await store.create({ kind: 'workgroup', id: 'good2', createdAt: 1, body: { n: 3 } });
-      await corrupt!(store, 'workgroup', 'bad');
+      store = await corrupt!(store, 'workgroup', 'bad');
       const page = await store.list({ kind: 'workgroup', order: 'id', limit: 10 });
       assert.deepEqual(page.records.map((r: StoredRecord) => r.id), ['good1', 'good2']);
       assert.deepEqual(corruptReports?.().map((e) => e.id), ['bad']);

@@ -3,7 +3,7 @@
 // Authorization header, checks the clock and compares. Messages follow the ones AWS's front end sends.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { ALGORITHM_IDENTIFIER, createScope, getCanonicalHeaders, getPayloadHash, getSigningKey, SignatureV4 } from '@smithy/signature-v4';
 import { AuthError } from './errors.js';
 import { NodeSha256 } from './node-sha256.js';
 
@@ -93,7 +93,8 @@ function parseAuthorization(header: string): AuthorizationParts {
 
 export class SigV4Verifier {
   private readonly secrets = new Map<string, string>();
-  private readonly signers = new Map<string, SignatureV4>();
+  private readonly calculators = new Map<string, SignatureCalculator>();
+  private readonly signingKeys = new Map<string, Uint8Array>();
 
   constructor(
     credentials: readonly Credentials[],
@@ -168,7 +169,7 @@ export class SigV4Verifier {
       }
     }
 
-    const expected = await this.expectedSignature(request, parts, secret, signingDate);
+    const expected = await this.expectedSignature(request, parts, secret, amzDate);
     const given = Buffer.from(parts.signature);
     const wanted = Buffer.from(expected);
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
@@ -180,53 +181,79 @@ export class SigV4Verifier {
     return { accessKeyId: parts.accessKeyId, region: parts.region, service: parts.service };
   }
 
-  private signerFor(accessKeyId: string, secret: string, region: string, service: string): SignatureV4 {
-    const key = `${accessKeyId}\0${region}\0${service}`;
-    let signer = this.signers.get(key);
-    if (!signer) {
-      signer = new SignatureV4({
-        credentials: { accessKeyId, secretAccessKey: secret },
-        region,
-        service,
-        sha256: NodeSha256,
-        // S3 signs the path exactly as sent; every other service signs it URI-encoded once more.
-        uriEscapePath: service !== 's3',
-        applyChecksum: false,
-      });
-      this.signers.set(key, signer);
+  /**
+   * The calculator for a (service, path style) pair. Signatures are computed per request from the caller's
+   * scope, so one calculator serves every access key and region.
+   */
+  private calculatorFor(service: string): SignatureCalculator {
+    let calculator = this.calculators.get(service);
+    if (!calculator) {
+      // S3 signs the path exactly as sent; every other service signs it URI-encoded once more.
+      calculator = new SignatureCalculator(service, service !== 's3');
+      this.calculators.set(service, calculator);
     }
-    return signer;
+    return calculator;
   }
 
-  private async expectedSignature(
-    request: RequestToVerify,
-    parts: AuthorizationParts,
-    secret: string,
-    signingDate: Date,
-  ): Promise<string> {
-    const signed = new Set(parts.signedHeaders);
+  /** The signing key of (key pair, day, region, service), derived by the library once and kept. */
+  private async signingKey(parts: AuthorizationParts, secret: string): Promise<Uint8Array> {
+    const id = `${parts.accessKeyId}\0${parts.date}\0${parts.region}\0${parts.service}`;
+    let key = this.signingKeys.get(id);
+    if (!key) {
+      key = await getSigningKey(NodeSha256, { accessKeyId: parts.accessKeyId, secretAccessKey: secret }, parts.date, parts.region, parts.service);
+      // Keys of past days are no longer accepted by the clock check; keep the map from growing with time.
+      if (this.signingKeys.size >= 256) this.signingKeys.clear();
+      this.signingKeys.set(id, key);
+    }
+    return key;
+  }
+
+  private async expectedSignature(request: RequestToVerify, parts: AuthorizationParts, secret: string, amzDate: string): Promise<string> {
     const headers: Record<string, string> = {};
-    for (const name of signed) {
+    for (const name of parts.signedHeaders) {
       const v = headerValue(request.headers, name);
       if (v !== undefined) headers[name] = v;
     }
     const query: Record<string, string | string[]> = {};
-    for (const [k, v] of new URLSearchParams(request.rawQuery)) {
-      const prior = query[k];
-      query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
+    if (request.rawQuery !== '') {
+      for (const [k, v] of new URLSearchParams(request.rawQuery)) {
+        const prior = query[k];
+        query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
+      }
     }
     const path = parts.service === 's3' ? request.rawPath : decodeURIComponent(request.rawPath);
-    const signer = this.signerFor(parts.accessKeyId, secret, parts.region, parts.service);
-    const result = await signer.sign(
+    const scope = createScope(parts.date, parts.region, parts.service);
+    return this.calculatorFor(parts.service).signature(
       { method: request.method, protocol: 'http:', hostname: headers.host ?? '', path, query, headers, body: request.body },
-      {
-        signingDate,
-        signableHeaders: signed,
-        // The signer adds X-Amz-Date itself; keep it out of the canonical headers when the client did not sign it.
-        ...(signed.has('x-amz-date') ? {} : { unsignableHeaders: new Set(['x-amz-date']) }),
-      },
+      new Set(parts.signedHeaders),
+      amzDate,
+      scope,
+      await this.signingKey(parts, secret),
     );
-    const auth = result.headers.authorization ?? result.headers.Authorization ?? '';
-    return auth.slice(auth.lastIndexOf('Signature=') + 'Signature='.length);
+  }
+}
+
+type SignableRequest = Parameters<typeof getCanonicalHeaders>[0];
+
+/**
+ * @smithy/signature-v4's own canonicalization (canonical headers, path, query and payload hash, the canonical
+ * request and the string to sign), used to verify rather than to sign. Its `sign()` also clones the request
+ * and derives a cache key for the signing key with an extra HMAC on every call, which a verifier that keeps
+ * its signing keys does not need.
+ */
+class SignatureCalculator extends SignatureV4 {
+  constructor(service: string, uriEscapePath: boolean) {
+    // Credentials and region come with each request's scope, not from here.
+    super({ service, region: 'unused', credentials: { accessKeyId: '', secretAccessKey: '' }, sha256: NodeSha256, uriEscapePath, applyChecksum: false });
+  }
+
+  async signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array): Promise<string> {
+    const canonicalHeaders = getCanonicalHeaders(request, undefined, signedHeaders as Set<string>);
+    const payloadHash = await getPayloadHash(request, NodeSha256);
+    const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
+    const stringToSign = await this.createStringToSign(amzDate, scope, canonicalRequest, ALGORITHM_IDENTIFIER);
+    const hmac = new NodeSha256(signingKey);
+    hmac.update(stringToSign);
+    return Buffer.from(await hmac.digest()).toString('hex');
   }
 }
