@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
-from runner_harness import READY_TIMEOUT, ConnectionClosed, RunnerClient, RunnerProcess
+from runner_harness import READY_TIMEOUT, Calculation, ConnectionClosed, RunnerClient, RunnerProcess
 
 # The server kills a runner whose calculation is still running 5 s after a cancel.
 CANCEL_DEADLINE = 5.0
@@ -30,6 +30,17 @@ def runner(start_runner: Callable[..., RunnerProcess], config_factory: Callable[
         assert ready["event"] == "ready", (ready, process.log())
         assert skipped == []
     return process
+
+
+def cancel_promptly(runner: RunnerProcess, calculation_id: str) -> Calculation:
+    """Cancels a running calculation, checks it ends CANCELED within the deadline, and returns it."""
+    assert runner.client is not None
+    cancelled_at = time.monotonic()
+    runner.client.send({"op": "cancel", "id": calculation_id})
+    calculation = runner.wait_finished(calculation_id, timeout=30)
+    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
+    assert calculation.state == "CANCELED"
+    return calculation
 
 
 def test_the_runner_writes_its_pid_and_listens_on_a_private_socket(runner: RunnerProcess) -> None:
@@ -200,11 +211,7 @@ def test_execute_while_busy_is_refused_and_cancel_of_a_sleep_is_prompt(runner: R
     assert status["calculation"] == sleeping
 
     time.sleep(0.5)
-    cancelled_at = time.monotonic()
-    runner.client.send({"op": "cancel", "id": sleeping})
-    calculation = runner.wait_finished(sleeping, timeout=30)
-    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
-    assert calculation.state == "CANCELED"
+    calculation = cancel_promptly(runner, sleeping)
     assert calculation.status == calculation.finished
     assert "Traceback" not in calculation.stderr
 
@@ -217,11 +224,7 @@ def test_cancel_of_a_pure_python_loop(runner: RunnerProcess) -> None:
     looping = runner.submit("loops = 0\nwhile True:\n    loops += 1\n")
     runner.client.wait_for(lambda event: event["event"] == "started" and event["id"] == looping, 30)
     time.sleep(0.5)
-    cancelled_at = time.monotonic()
-    runner.client.send({"op": "cancel", "id": looping})
-    calculation = runner.wait_finished(looping, timeout=30)
-    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
-    assert calculation.state == "CANCELED"
+    cancel_promptly(runner, looping)
     assert runner.execute("loops > 0").result["outputs"] == [{"data": {"text/plain": "True"}}]
 
 
@@ -237,11 +240,7 @@ def test_cancel_of_code_that_swallows_the_interrupt(runner: RunnerProcess) -> No
     )
     runner.client.wait_for(lambda event: event["event"] == "started" and event["id"] == stubborn, 30)
     time.sleep(0.3)
-    cancelled_at = time.monotonic()
-    runner.client.send({"op": "cancel", "id": stubborn})
-    calculation = runner.wait_finished(stubborn, timeout=30)
-    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
-    assert calculation.state == "CANCELED"
+    cancel_promptly(runner, stubborn)
 
 
 def test_cancel_of_a_long_spark_job(runner: RunnerProcess) -> None:
@@ -252,11 +251,7 @@ def test_cancel_of_a_long_spark_job(runner: RunnerProcess) -> None:
     runner.client.wait_for(
         lambda event: event["event"] == "progress" and event["id"] == job and event["total"] > 0, 120
     )
-    cancelled_at = time.monotonic()
-    runner.client.send({"op": "cancel", "id": job})
-    calculation = runner.wait_finished(job, timeout=30)
-    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
-    assert calculation.state == "CANCELED"
+    calculation = cancel_promptly(runner, job)
     assert calculation.finished["progress"]["total"] > calculation.finished["progress"]["done"]
 
     after = runner.execute("print(rows_before, spark.range(7).count())")
@@ -278,11 +273,7 @@ def test_cancel_of_a_spark_job_running_a_python_udf(runner: RunnerProcess) -> No
     runner.client.wait_for(
         lambda event: event["event"] == "progress" and event["id"] == job and event["total"] > 0, 120
     )
-    cancelled_at = time.monotonic()
-    runner.client.send({"op": "cancel", "id": job})
-    calculation = runner.wait_finished(job, timeout=30)
-    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
-    assert calculation.state == "CANCELED"
+    cancel_promptly(runner, job)
     assert runner.execute("spark.range(3).count()").result["outputs"] == [{"data": {"text/plain": "3"}}]
 
 

@@ -286,20 +286,7 @@ export class SessionManager {
       const session = (await this.getSession(id)).body;
       // The model: TerminateSession on an inactive session succeeds and has no effect.
       if (!LIVE_SESSION_STATES.includes(session.Status.State) || session.Status.State === 'TERMINATING') return undefined;
-      if (session.CurrentCalculation) {
-        await this.endCalculation(session.CurrentCalculation, {
-          id: session.CurrentCalculation,
-          state: 'CANCELED',
-          reason: CANCELED_BY_TERMINATION,
-          durationMs: 0,
-          progress: { done: 0, total: 0 },
-        });
-      }
-      await this.changeSessionNow(id, (s) => {
-        s.Status.StateChangeReason = reason;
-        delete s.CurrentCalculation;
-        return 'TERMINATING';
-      });
+      await this.endSessionNow(session, 'TERMINATING', reason, () => ({ state: 'CANCELED', reason: CANCELED_BY_TERMINATION }));
       return this.runners.get(id) ?? null;
     });
     if (runner === undefined) return (await this.getSession(id)).body.Status.State;
@@ -322,21 +309,34 @@ export class SessionManager {
     await this.queue.run(id, async () => {
       const session = (await this.getSession(id)).body;
       if (session.Status.State === 'FAILED' || session.Status.State === 'TERMINATED') return;
-      if (session.CurrentCalculation) {
-        const canceling = (await this.getCalculation(session.CurrentCalculation)).body.Status.State === 'CANCELING';
-        await this.endCalculation(session.CurrentCalculation, {
-          id: session.CurrentCalculation,
-          state: canceling ? 'CANCELED' : 'FAILED',
-          reason: canceling ? reason : `The calculation stopped because its session failed: ${reason}`,
-          durationMs: 0,
-          progress: { done: 0, total: 0 },
-        });
-      }
-      await this.changeSessionNow(id, (s) => {
-        s.Status.StateChangeReason = reason;
-        delete s.CurrentCalculation;
-        return 'FAILED';
-      });
+      // A calculation being cancelled ends as the cancel asked; any other stops with the session.
+      await this.endSessionNow(session, 'FAILED', reason, (calculation) =>
+        calculation.Status.State === 'CANCELING'
+          ? { state: 'CANCELED', reason }
+          : { state: 'FAILED', reason: `The calculation stopped because its session failed: ${reason}` },
+      );
+    });
+  }
+
+  /**
+   * Ends the session's running calculation (in the state `calculationEnd` picks) and moves the session to
+   * `to` with `reason`. Callers hold the session's lock.
+   */
+  private async endSessionNow(
+    session: SessionRecord,
+    to: 'TERMINATING' | 'FAILED',
+    reason: string,
+    calculationEnd: (calculation: CalculationRecord) => { state: 'CANCELED' | 'FAILED'; reason: string },
+  ): Promise<void> {
+    const current = session.CurrentCalculation;
+    if (current) {
+      const end = calculationEnd((await this.getCalculation(current)).body);
+      await this.endCalculation(current, { id: current, ...end, durationMs: 0, progress: { done: 0, total: 0 } });
+    }
+    await this.changeSessionNow(session.SessionId, (s) => {
+      s.Status.StateChangeReason = reason;
+      delete s.CurrentCalculation;
+      return to;
     });
   }
 
