@@ -99,6 +99,8 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       dpuCapacity: config.dpuCapacity,
       cancelDeadlineMs: config.cancelDeadlineMs,
       idleMinuteMs: config.idleMinuteMs,
+      warmPoolSize: config.warmPoolSize,
+      warmPoolShrinkAfterMs: config.warmPoolShrinkMinutes * 60_000,
       // Often enough that a session ends within a tenth of a minute of its timeout.
       reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),
     });

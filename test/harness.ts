@@ -44,6 +44,9 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     dpuCapacity: DEFAULTS.dpuCapacity,
     idleMinuteMs: DEFAULTS.idleMinuteMs,
     cancelDeadlineMs: DEFAULTS.cancelDeadlineMs,
+    // Tests that are not about the warm pool start no runner ahead of time.
+    warmPoolSize: 0,
+    warmPoolShrinkMinutes: DEFAULTS.warmPoolShrinkMinutes,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;

@@ -30,6 +30,10 @@ export interface OwletConfig {
   idleMinuteMs: number;
   /** How long a cancelled calculation may take to stop before its session's runner is killed. */
   cancelDeadlineMs: number;
+  /** Runners kept started for new sessions; 0 turns the warm pool off. */
+  warmPoolSize: number;
+  /** The warm pool empties itself after this many minutes without a StartSession. */
+  warmPoolShrinkMinutes: number;
   /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
   resultsS3?: {
     endpoint?: string;
@@ -53,6 +57,9 @@ export const DEFAULTS = {
   dpuCapacity: 4,
   idleMinuteMs: 60_000,
   cancelDeadlineMs: 5_000,
+  // One ready runner (a JVM of about half a GiB) makes the first session of a small machine warm too.
+  warmPoolSize: 1,
+  warmPoolShrinkMinutes: 30,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
@@ -111,6 +118,8 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     dpuCapacity: env.OWLET_DPU_CAPACITY ? Number(env.OWLET_DPU_CAPACITY) : DEFAULTS.dpuCapacity,
     idleMinuteMs: env.OWLET_IDLE_MINUTE_MS ? Number(env.OWLET_IDLE_MINUTE_MS) : DEFAULTS.idleMinuteMs,
     cancelDeadlineMs: env.OWLET_CANCEL_DEADLINE_MS ? Number(env.OWLET_CANCEL_DEADLINE_MS) : DEFAULTS.cancelDeadlineMs,
+    warmPoolSize: env.OWLET_WARM_POOL_SIZE ? Number(env.OWLET_WARM_POOL_SIZE) : DEFAULTS.warmPoolSize,
+    warmPoolShrinkMinutes: env.OWLET_WARM_POOL_SHRINK_MINUTES ? Number(env.OWLET_WARM_POOL_SHRINK_MINUTES) : DEFAULTS.warmPoolShrinkMinutes,
     ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
       ? {
           resultsS3: {

@@ -4,7 +4,8 @@
 import type { CalculationExecutionState } from '../generated/athena-model.js';
 
 export interface RunnerLaunch {
-  sessionId: string;
+  /** The session the runner serves; absent for a runner started ahead of time for the warm pool. */
+  sessionId?: string;
   /** A directory of the session's own, for the runner's socket, secret, pid and log. */
   sessionDir: string;
   /** Spark's master URL: `local[N]`, `spark://...`, `k8s://...`. */
@@ -39,8 +40,24 @@ export type RunnerEvent =
 
 export type RunnerEventListener = (event: RunnerEvent) => void;
 
+/** What a pooled runner did with a session's Spark properties. */
+export interface ConfigureResult {
+  applied: string[];
+  /** Properties Spark cannot change in a running driver (they need a fresh JVM). */
+  refused: { key: string; reason: string }[];
+}
+
 export interface Runner {
   readonly pid: number;
+  /** The runner's own directory (socket, secret, pid, log). */
+  readonly dir: string;
+  /**
+   * Makes a pooled runner the runner of `sessionId`, applying the session's Spark properties where Spark
+   * allows it at runtime. Only before its first calculation.
+   */
+  configure(sessionId: string, sparkProperties: Record<string, string>): Promise<ConfigureResult>;
+  /** Sends this runner's events to `listener` from now on (a pooled runner changes hands). */
+  setListener(listener: RunnerEventListener): void;
   /** Runs `code`; the runner writes stdout.txt, stderr.txt, result.json and status.json into `dir`. */
   execute(id: string, code: string, dir: string): Promise<void>;
   cancel(id: string): Promise<void>;

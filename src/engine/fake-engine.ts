@@ -2,9 +2,10 @@
 // at once and act on a few code words:
 //   `wait`       runs until cancelled          `stubborn`  runs and ignores cancels
 //   `raise ...`  fails with `RuntimeError: ...`  anything else completes, printing `ran: <code>`
+// Configured with Spark properties, it refuses `spark.driver.*` ones, as Spark refuses static settings.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
+import type { ConfigureResult, EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
 
 export class FakeRunner implements Runner {
   static nextPid = 100_000;
@@ -12,11 +13,32 @@ export class FakeRunner implements Runner {
   running: string | undefined;
   stopped = false;
   readonly executed: string[] = [];
+  /** The session a pooled runner was given by `configure`. */
+  configuredFor: string | undefined;
 
   constructor(
     readonly launch: RunnerLaunch,
-    private readonly emit: RunnerEventListener,
+    private emit: RunnerEventListener,
   ) {}
+
+  get dir(): string {
+    return this.launch.sessionDir;
+  }
+
+  get sessionId(): string | undefined {
+    return this.configuredFor ?? this.launch.sessionId;
+  }
+
+  setListener(listener: RunnerEventListener): void {
+    this.emit = listener;
+  }
+
+  async configure(sessionId: string, sparkProperties: Record<string, string>): Promise<ConfigureResult> {
+    const keys = Object.keys(sparkProperties);
+    const refused = keys.filter((k) => k.startsWith('spark.driver.')).map((key) => ({ key, reason: 'static' }));
+    if (refused.length === 0) this.configuredFor = sessionId;
+    return { applied: keys.filter((k) => !k.startsWith('spark.driver.')), refused };
+  }
 
   async execute(id: string, code: string, dir: string): Promise<void> {
     if (this.stopped) throw new Error('the runner is gone');
@@ -55,6 +77,10 @@ export class FakeRunner implements Runner {
     this.stopped = true;
   }
 
+  emitReady(): void {
+    this.emit({ type: 'ready', sparkVersion: 'fake' });
+  }
+
   /** The runner dies on its own. */
   crash(reason = 'the runner exited with signal SIGKILL'): void {
     this.stopped = true;
@@ -68,23 +94,21 @@ export class FakeEngine implements EngineAdapter {
   failStart: string | undefined;
   /** When false, runners stay starting until `ready()` is called. */
   autoReady = true;
-  private readonly listeners = new Map<FakeRunner, RunnerEventListener>();
 
   async launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner> {
     const runner = new FakeRunner(launch, onEvent);
     this.runners.push(runner);
-    this.listeners.set(runner, onEvent);
     if (this.failStart !== undefined) {
       const reason = this.failStart;
       setImmediate(() => onEvent({ type: 'failed', reason }));
     } else if (this.autoReady) {
-      setImmediate(() => onEvent({ type: 'ready', sparkVersion: 'fake' }));
+      setImmediate(() => runner.emitReady());
     }
     return runner;
   }
 
   ready(runner: FakeRunner): void {
-    this.listeners.get(runner)?.({ type: 'ready', sparkVersion: 'fake' });
+    runner.emitReady();
   }
 
   readonly reclaimed: number[] = [];
@@ -94,7 +118,7 @@ export class FakeEngine implements EngineAdapter {
   }
 
   runnerOf(sessionId: string): FakeRunner {
-    const runner = this.runners.find((r) => r.launch.sessionId === sessionId);
+    const runner = this.runners.find((r) => r.sessionId === sessionId);
     if (!runner) throw new Error(`no runner for ${sessionId}`);
     return runner;
   }

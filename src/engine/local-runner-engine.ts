@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CalculationOutcome, EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
+import type { CalculationOutcome, ConfigureResult, EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
 
 export interface LocalRunnerEngineOptions {
   /** The Python that has pyspark (the project's .venv/bin/python). */
@@ -56,19 +56,44 @@ class LocalRunner implements Runner {
   private exited = false;
   private shuttingDown = false;
   private exitWaiters: (() => void)[] = [];
+  private configuring: { resolve: (r: ConfigureResult) => void; reject: (e: Error) => void } | undefined;
 
   constructor(
     readonly pid: number,
-    private readonly dir: string,
+    readonly dir: string,
     private readonly secret: string,
-    private readonly emit: RunnerEventListener,
+    private emit: RunnerEventListener,
     private readonly o: LocalRunnerEngineOptions,
   ) {}
+
+  setListener(listener: RunnerEventListener): void {
+    this.emit = listener;
+  }
+
+  configure(sessionId: string, sparkProperties: Record<string, string>): Promise<ConfigureResult> {
+    if (this.configuring) return Promise.reject(new Error('a configure is already under way'));
+    return new Promise<ConfigureResult>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error('the runner did not answer configure in time')), 30_000);
+      const done = (outcome: ConfigureResult | Error): void => {
+        clearTimeout(timer);
+        this.configuring = undefined;
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      this.configuring = { resolve: done, reject: done };
+      try {
+        this.send({ op: 'configure', sessionId, sparkProperties });
+      } catch (error) {
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  }
 
   /** Called when the process exits (we are its parent) or cannot be found any more. */
   markExited(reason: string): void {
     if (this.exited) return;
     this.exited = true;
+    this.configuring?.reject(new Error(reason));
     this.socket?.destroy();
     for (const w of this.exitWaiters.splice(0)) w();
     if (!this.shuttingDown) this.emit({ type: 'lost', reason });
@@ -162,8 +187,15 @@ class LocalRunner implements Runner {
         this.emit({ type: 'finished', outcome });
         return;
       }
+      case 'configured':
+        this.configuring?.resolve({
+          applied: Array.isArray(m.applied) ? m.applied.map(String) : [],
+          refused: Array.isArray(m.refused) ? (m.refused as { key: string; reason: string }[]) : [],
+        });
+        return;
       case 'error':
-        this.o.log.warn({ pid: this.pid, message: m.message }, 'runner refused a message');
+        if (this.configuring) this.configuring.reject(new Error(`the runner refused configure: ${String(m.message)}`));
+        else this.o.log.warn({ pid: this.pid, message: m.message }, 'runner refused a message');
         return;
       default:
         this.o.log.debug({ pid: this.pid, message: m }, 'runner message');
@@ -231,11 +263,11 @@ export class LocalRunnerEngine implements EngineAdapter {
     writeFileSync(
       join(launch.sessionDir, 'config.json'),
       JSON.stringify({
-        sessionId: launch.sessionId,
+        ...(launch.sessionId ? { sessionId: launch.sessionId } : {}),
         master: launch.master,
         driverMemory: launch.driverMemory,
         sparkProperties: launch.sparkProperties,
-        appName: `owlet-${launch.sessionId}`,
+        appName: launch.sessionId ? `owlet-${launch.sessionId}` : 'owlet-session',
         logLevel: this.o.sparkLogLevel ?? 'WARN',
       }),
     );

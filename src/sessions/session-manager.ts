@@ -2,11 +2,12 @@
 // the idle reaper, and every state change, persisted before it is reported. Changes to one session are
 // serialized; the API handlers and the runners' events both come through here.
 import { randomUUID } from 'node:crypto';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CalculationExecutionState, SessionState } from '../generated/athena-model.js';
 import type { CalculationOutcome, EngineAdapter, Runner, RunnerEvent } from '../engine/engine.js';
+import { WarmPool } from './warm-pool.js';
 import { joinKey, parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
 import type { StateStore, StoredRecord } from '../store/state-store.js';
 import {
@@ -63,6 +64,10 @@ export interface SessionManagerOptions {
   reaperIntervalMs: number;
   /** How long a minute of a session's idle timeout lasts (60,000 but in tests). */
   idleMinuteMs: number;
+  /** Ready runners kept for new sessions (0: every session starts its own). */
+  warmPoolSize: number;
+  /** The pool empties itself after this long without a StartSession. */
+  warmPoolShrinkAfterMs: number;
 }
 
 export interface StartSessionRequest {
@@ -106,8 +111,21 @@ export class SessionManager {
   private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
   private reaper: NodeJS.Timeout | undefined;
   private disposed = false;
+  private readonly pool: WarmPool;
 
-  constructor(private readonly o: SessionManagerOptions) {}
+  constructor(private readonly o: SessionManagerOptions) {
+    this.pool = new WarmPool({
+      engine: o.engine,
+      log: o.log,
+      now: o.now,
+      sessionsDir: o.sessionsDir,
+      master: o.master,
+      driverMemory: o.driverMemory,
+      size: o.warmPoolSize,
+      shrinkAfterMs: o.warmPoolShrinkAfterMs,
+      hasRoom: async () => (await this.usedDpus()) + this.pool.size + 1 <= o.dpuCapacity,
+    });
+  }
 
   // --- lifecycle of the manager ------------------------------------------------------------------------
 
@@ -126,10 +144,31 @@ export class SessionManager {
         after = page.cursor;
       } while (after);
     }
+    await this.reclaimPooledRunners();
+    this.pool.refill();
     this.reaper = setInterval(() => {
       this.reapIdleSessions().catch((error: unknown) => this.o.log.error({ err: error }, 'idle reaper failed'));
     }, this.o.reaperIntervalMs);
     this.reaper.unref();
+  }
+
+  /** Stops pooled runners a previous server process left behind: no session knows them. */
+  private async reclaimPooledRunners(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.o.sessionsDir);
+    } catch {
+      return;
+    }
+    for (const name of names.filter((n) => n.startsWith('pool-'))) {
+      const dir = join(this.o.sessionsDir, name);
+      try {
+        const pid = Number((await readFile(join(dir, 'runner.pid'), 'utf8')).trim());
+        if (Number.isInteger(pid) && pid > 0) await this.o.engine.reclaim(pid, dir);
+      } catch {
+        // No pid file: the runner never started.
+      }
+    }
   }
 
   /** Ends every session this server runs (the server is stopping). */
@@ -138,6 +177,7 @@ export class SessionManager {
     this.disposed = true;
     if (this.reaper) clearInterval(this.reaper);
     for (const timer of this.cancelTimers.values()) clearTimeout(timer);
+    await this.pool.dispose();
     await Promise.all(
       [...this.runners.keys()].map((id) =>
         this.terminate(id, 'Session was terminated because the Owlet server stopped.').catch((error: unknown) =>
@@ -181,11 +221,17 @@ export class SessionManager {
     // In local mode the coordinator runs the executors' work too: a session holds one DPU.
     const dpus = request.engineConfiguration.CoordinatorDpuSize ?? 1;
     return this.queue.run('admission', async () => {
-      const used = await this.usedDpus();
-      if (used + dpus > this.o.dpuCapacity) {
-        throw new CapacityError(
-          `This Owlet server has no capacity for another session: ${used} of its ${this.o.dpuCapacity} DPUs are in use. Terminate a session, or raise the capacity.`,
-        );
+      const pooled = this.pool.take();
+      // A pooled runner's DPU becomes the session's; otherwise the session needs room of its own, and a
+      // pooled runner still starting gives its room up rather than have the session refused.
+      if (!pooled) {
+        const used = await this.usedDpus();
+        while (used + this.pool.size + dpus > this.o.dpuCapacity && this.pool.evictStarting());
+        if (used + this.pool.size + dpus > this.o.dpuCapacity) {
+          throw new CapacityError(
+            `This Owlet server has no capacity for another session: ${used} of its ${this.o.dpuCapacity} DPUs are in use. Terminate a session, or raise the capacity.`,
+          );
+        }
       }
       const body: SessionRecord = {
         SessionId: id,
@@ -204,7 +250,7 @@ export class SessionManager {
         Status: { State: 'CREATING', StartDateTime: now, LastModifiedDateTime: now },
         DpuExecutionInMillis: 0,
       };
-      const record = await this.o.store.create<SessionRecord>({
+      let record = await this.o.store.create<SessionRecord>({
         kind: 'session',
         id,
         parent: request.workGroup,
@@ -212,12 +258,47 @@ export class SessionManager {
         createdAt: now,
         body,
       });
-      void this.launch(record.body).catch((error: unknown) => {
-        this.o.log.error({ err: error, sessionId: id }, 'could not start the session runner');
-        return this.failSession(id, `The session could not start: ${error instanceof Error ? error.message : String(error)}`);
-      });
+      if (pooled && (await this.adopt(record.body, pooled))) {
+        record = await this.getSession(id);
+        this.pool.refill();
+      } else {
+        void this.launch(record.body).catch((error: unknown) => {
+          this.o.log.error({ err: error, sessionId: id }, 'could not start the session runner');
+          return this.failSession(id, `The session could not start: ${error instanceof Error ? error.message : String(error)}`);
+        });
+        this.pool.refill();
+      }
       return record;
     });
+  }
+
+  /**
+   * Makes a pooled runner the session's: its Spark properties applied, IDLE at once. Returns false (and stops
+   * the runner) when a property needs a fresh JVM, so that the session starts cold.
+   */
+  private async adopt(session: SessionRecord, runner: Runner): Promise<boolean> {
+    const id = session.SessionId;
+    try {
+      const result = await runner.configure(id, session.EngineConfiguration.SparkProperties ?? {});
+      if (result.refused.length > 0) {
+        this.o.log.info({ sessionId: id, refused: result.refused.map((r) => r.key) }, 'settings need a fresh JVM: starting cold');
+        void runner.shutdown();
+        return false;
+      }
+    } catch (error) {
+      this.o.log.warn({ err: error, sessionId: id }, 'a pooled runner could not be configured: starting cold');
+      runner.kill();
+      return false;
+    }
+    this.runners.set(id, runner);
+    runner.setListener((event) => this.onRunnerEvent(id, event));
+    // The session's own directory name leads to the runner's, for whoever looks for its log.
+    await symlink(runner.dir, join(this.o.sessionsDir, id)).catch(() => undefined);
+    await this.changeSession(id, (s) => {
+      s.Runner = { pid: runner.pid, dir: runner.dir };
+      return 'IDLE';
+    });
+    return true;
   }
 
   private async launch(session: SessionRecord): Promise<void> {
@@ -298,6 +379,7 @@ export class SessionManager {
         this.o.log.warn({ err: error, sessionId: id }, 'runner did not shut down cleanly');
       }
       await this.changeSession(id, (s) => (s.Status.State === 'TERMINATING' ? 'TERMINATED' : undefined));
+      this.pool.refill();
     })().catch((error: unknown) => this.o.log.error({ err: error, sessionId: id }, 'could not finish terminating'));
     return 'TERMINATING';
   }
@@ -316,6 +398,7 @@ export class SessionManager {
           : { state: 'FAILED', reason: `The calculation stopped because its session failed: ${reason}` },
       );
     });
+    this.pool.refill();
   }
 
   /**

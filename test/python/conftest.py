@@ -130,6 +130,8 @@ def start_owlet(extra_env: dict[str, str] | None = None) -> OwletProcess:
         'OWLET_SECRET_ACCESS_KEY': SECRET_ACCESS_KEY,
         'OWLET_ACCOUNT_ID': ACCOUNT_ID,
         'OWLET_REGION': REGION,
+        # No runner is started ahead of time unless a test asks for the warm pool.
+        'OWLET_WARM_POOL_SIZE': '0',
         **(extra_env or {}),
     }
     command = [str(OWLET), 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', str(root / 'data')]
