@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
+import { notebookHandlers } from './api/notebooks.js';
 import { sessionHandlers } from './api/sessions.js';
 import { taggingHandlers } from './api/tagging.js';
 import { unavailableOperation } from './api/unavailable.js';
@@ -111,6 +112,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         ...catalogHandlers(),
         ...taggingHandlers({ store, accountId: config.accountId }),
         ...sessionHandlers({ store, sessions }),
+        ...notebookHandlers({ store, results, now, log }),
       },
       unavailableOperation,
       log,

@@ -30,7 +30,8 @@ interface Started {
 /** Starts `owlet server` and waits for its banner. */
 async function startServer(dir: string, env: NodeJS.ProcessEnv = {}): Promise<Started> {
   const child = spawn(owletBin, ['server', '--port', '0', '--data-dir', dir], {
-    env: { ...process.env, OWLET_ACCESS_KEY_ID: '', OWLET_SECRET_ACCESS_KEY: '', ...env },
+    // No runner ahead of time: these tests are about the command, not sessions.
+    env: { ...process.env, OWLET_ACCESS_KEY_ID: '', OWLET_SECRET_ACCESS_KEY: '', OWLET_WARM_POOL_SIZE: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
-  CreateNotebookCommand,
+  CreatePresignedNotebookUrlCommand,
   CreateWorkGroupCommand,
   DeleteWorkGroupCommand,
   GetWorkGroupCommand,
@@ -231,9 +231,9 @@ describe('workgroups through @aws-sdk/client-athena', () => {
 
   it('answers operations it does not serve with a clear InvalidRequestException', async () => {
     await rejectsWith(
-      athena.send(new CreateNotebookCommand({ WorkGroup: 'spark', Name: 'nb' })),
+      athena.send(new CreatePresignedNotebookUrlCommand({ SessionId: 'no-such-session' })),
       InvalidRequestException,
-      'CreateNotebook is not available in this version of Owlet yet.',
+      'CreatePresignedNotebookUrl is not available in this version of Owlet yet.',
     );
     await rejectsWith(athena.send(new ListQueryExecutionsCommand({})), InvalidRequestException, /is an Athena SQL operation/);
   });

@@ -21,6 +21,7 @@ import { ACTIVE_SESSION_STATES } from '../sessions/states.js';
 import type { StateStore } from '../store/state-store.js';
 import { engineVersionInfo, toEngineVersion } from './catalog.js';
 import { IdempotentRequests } from './idempotency.js';
+import { startNotebookSession } from './notebooks.js';
 import { decodeNextToken, encodeNextToken } from './pagination.js';
 import { isSparkWorkGroup, loadWorkGroup } from './workgroups.js';
 
@@ -104,7 +105,7 @@ export function sessionHandlers({ store, sessions }: SessionHandlerDeps): Operat
           if (notebookId !== undefined && !(await store.get('notebook', notebookId))) {
             throw new InvalidRequestError(`Notebook ${notebookId} is not found.`);
           }
-          const record = await sessions.startSession({
+          const start = () => sessions.startSession({
             workGroup: wg.Name,
             engineVersion: wg.Configuration.EngineVersion?.EffectiveEngineVersion ?? 'PySpark engine version 3',
             outputLocation: wg.Configuration.ResultConfiguration?.OutputLocation ?? `s3://owlet-results/${wg.Name}/`,
@@ -117,6 +118,8 @@ export function sessionHandlers({ store, sessions }: SessionHandlerDeps): Operat
             monitoringConfiguration: input.MonitoringConfiguration,
             tags: input.CopyWorkGroupTags ? [...wg.Tags, ...(input.Tags ?? [])] : input.Tags,
           });
+          // A second active session of a notebook is a SessionAlreadyExistsException (notebooks.ts).
+          const record = notebookId === undefined ? await start() : await startNotebookSession(store, wg.Name, notebookId, start);
           return { SessionId: record.id, State: record.body.Status.State };
         }),
       );

@@ -12,22 +12,7 @@ function port(value: string): number {
 async function serve(options: { host: string; port: number; dataDir: string; logLevel?: string }): Promise<void> {
   const config = loadConfig(options);
   const owlet = await startOwlet(config);
-  const { credentials } = config;
-  const lines = [
-    `Owlet is serving the Athena API at ${owlet.endpoint}`,
-    `  data directory:    ${config.dataDir}`,
-    `  region:            ${config.region} (any region works; it only names the signing scope)`,
-    `  access key id:     ${credentials.accessKeyId}`,
-    `  secret access key: ${credentials.secretAccessKey}`,
-    `  Spark workgroup:   ${READY_SPARK_WORKGROUP}`,
-    '',
-    'Try it:',
-    `  export AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey} AWS_DEFAULT_REGION=${config.region}`,
-    `  aws athena list-work-groups --endpoint-url ${owlet.endpoint}`,
-    '',
-  ];
-  process.stdout.write(lines.join('\n'));
-
+  // Installed before the banner is printed: whoever waits for the banner may signal at once.
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
@@ -43,6 +28,21 @@ async function serve(options: { host: string; port: number; dataDir: string; log
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const { credentials } = config;
+  const lines = [
+    `Owlet is serving the Athena API at ${owlet.endpoint}`,
+    `  data directory:    ${config.dataDir}`,
+    `  region:            ${config.region} (any region works; it only names the signing scope)`,
+    `  access key id:     ${credentials.accessKeyId}`,
+    `  secret access key: ${credentials.secretAccessKey}`,
+    `  Spark workgroup:   ${READY_SPARK_WORKGROUP}`,
+    '',
+    'Try it:',
+    `  export AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey} AWS_DEFAULT_REGION=${config.region}`,
+    `  aws athena list-work-groups --endpoint-url ${owlet.endpoint}`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
 }
 
 const program = new Command('owlet')

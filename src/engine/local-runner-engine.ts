@@ -57,6 +57,8 @@ class LocalRunner implements Runner {
   private shuttingDown = false;
   private exitWaiters: (() => void)[] = [];
   private configuring: { resolve: (r: ConfigureResult) => void; reject: (e: Error) => void } | undefined;
+  /** Whether Spark is up: before that the runner holds no user state, and cannot act on messages yet. */
+  private ready = false;
 
   constructor(
     readonly pid: number,
@@ -160,10 +162,12 @@ class LocalRunner implements Runner {
   private onMessage(m: RunnerMessage): void {
     switch (m.event) {
       case 'status':
+        if (m.state === 'idle' || m.state === 'busy') this.ready = true;
         if (m.state === 'idle') this.emit({ type: 'ready', sparkVersion: String(m.sparkVersion ?? ''), ...(m.sparkUi ? { sparkUi: String(m.sparkUi) } : {}) });
         else if (m.state === 'failed') this.emit({ type: 'failed', reason: String(m.reason ?? 'unknown') });
         return;
       case 'ready':
+        this.ready = true;
         this.emit({ type: 'ready', sparkVersion: String(m.sparkVersion ?? ''), ...(m.sparkUi ? { sparkUi: String(m.sparkUi) } : {}) });
         return;
       case 'failed':
@@ -233,6 +237,11 @@ class LocalRunner implements Runner {
 
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
+    // A runner still starting Spark has nothing to lose and would only act on `shutdown` once Spark is up.
+    if (!this.ready) {
+      this.kill();
+      return;
+    }
     try {
       this.send({ op: 'shutdown' });
     } catch {

@@ -91,6 +91,8 @@ export class OwletHttpServer {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
+      // A connection busy at this moment would otherwise keep the server open until its keep-alive timeout.
+      setTimeout(() => this.server.closeAllConnections(), 1_000).unref();
     });
   }
 

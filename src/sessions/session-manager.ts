@@ -9,6 +9,7 @@ import type { CalculationExecutionState, SessionState } from '../generated/athen
 import type { CalculationOutcome, EngineAdapter, Runner, RunnerEvent } from '../engine/engine.js';
 import { WarmPool } from './warm-pool.js';
 import { joinKey, parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
+import { KeyedQueue } from '../store/keyed-queue.js';
 import type { StateStore, StoredRecord } from '../store/state-store.js';
 import {
   CALCULATION_TRANSITIONS,
@@ -82,22 +83,6 @@ export interface StartSessionRequest {
   executionRole?: string;
   monitoringConfiguration?: SessionRecord['MonitoringConfiguration'];
   tags?: SessionRecord['Tags'];
-}
-
-/** One promise chain per key: work for a key runs after the work queued before it. */
-class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const prior = this.tails.get(key) ?? Promise.resolve();
-    const next = prior.then(work, work);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
 }
 
 function progressText(done: number, total: number): string {

@@ -155,13 +155,13 @@ def test_cli_with_other_keys_is_refused(aws_cli, env, code, message):
     assert cli_error(stderr) == (code, message)
 
 
-# Read-only notebook calls: once a release implements them they answer differently, but start nothing.
+# Read-only Spark calls not served yet: once a release implements them they answer differently, but start nothing.
 @pytest.mark.parametrize(
     'operation, params',
     [
-        ('list_notebook_metadata', {'WorkGroup': 'spark'}),
-        ('get_notebook_metadata', {'NotebookId': 'c0ffee00-0000-4000-8000-000000000000'}),
-        ('export_notebook', {'NotebookId': 'c0ffee00-0000-4000-8000-000000000000'}),
+        ('list_executors', {'SessionId': 'c0ffee00-0000-4000-8000-000000000000'}),
+        ('get_session_endpoint', {'SessionId': 'c0ffee00-0000-4000-8000-000000000000'}),
+        ('get_resource_dashboard', {'ResourceARN': 'arn:aws:athena:us-east-1:123456789012:workgroup/spark'}),
     ],
 )
 def test_spark_operation_not_available_yet(athena_client, operation, params):
@@ -189,9 +189,9 @@ def test_sql_operations_are_not_served(athena_client, operation, params):
 
 
 def test_unavailable_operations_through_the_cli(aws_cli):
-    exit_code, _, stderr = aws_cli('athena', 'list-notebook-metadata', '--work-group', 'spark')
+    exit_code, _, stderr = aws_cli('athena', 'list-executors', '--session-id', 'c0ffee00-0000-4000-8000-000000000000')
     assert exit_code != 0
-    assert cli_error(stderr) == ('InvalidRequestException', 'ListNotebookMetadata is not available in this version of Owlet yet.')
+    assert cli_error(stderr) == ('InvalidRequestException', 'ListExecutors is not available in this version of Owlet yet.')
 
     exit_code, _, stderr = aws_cli('athena', 'list-query-executions')
     assert exit_code != 0
