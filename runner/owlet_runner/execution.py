@@ -11,7 +11,10 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
+from owlet_runner import figures
 from owlet_runner.cancellation import CALCULATION_FILENAME, InterruptGate
+from owlet_runner.magic_syntax import MAGICS_NAME, UsageError, translate_magics
+from owlet_runner.magics import CELL_MAGICS, LINE_MAGICS, SessionMagics
 from owlet_runner.rich_output import OutputCollector, mime_bundle
 
 _RUNNER_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -21,7 +24,8 @@ _TRACEBACK_HEADER = "Traceback (most recent call last):\n"
 @dataclass
 class ExecutionOutcome:
     """``error`` is what the code raised (None when it completed); ``outputs`` are the result document's MIME
-    bundles: every ``display()`` call, then the last expression's value unless it is None."""
+    bundles: every ``display()`` call and table or figure magic, then the last expression's value unless it is
+    None, then each matplotlib figure the code left open."""
 
     error: BaseException | None = None
     outputs: list[dict[str, Any]] = field(default_factory=list)
@@ -42,16 +46,25 @@ def create_session_namespace(bindings: dict[str, Any]) -> dict[str, Any]:
 class CodeExecutor:
     """Runs code blocks in the main thread, in one persistent namespace."""
 
-    def __init__(self, namespace: dict[str, Any], gate: InterruptGate) -> None:
+    def __init__(
+        self,
+        namespace: dict[str, Any],
+        gate: InterruptGate,
+        collector: OutputCollector,
+        magics: SessionMagics | None,
+    ) -> None:
         self._namespace = namespace
         self._gate = gate
-        self._collector = OutputCollector()
+        self._collector = collector
+        self._magics = magics
         # `display` as in Jupyter; a user may rebind the name, as in any notebook.
         namespace.setdefault("display", self._collector.display)
 
     def run(self, calculation_id: str, code: str, cancel_requested: threading.Event) -> ExecutionOutcome:
         outcome = ExecutionOutcome()
         self._collector.reset()
+        # Bound again each time: translated magic lines call it, whatever the user did to the name.
+        self._namespace[MAGICS_NAME] = self._magics
         try:
             try:
                 self._gate.open(calculation_id)
@@ -64,12 +77,28 @@ class CodeExecutor:
                 self._gate.close()
         except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are outcomes too
             outcome.error = error
+        try:
+            # A cancelled calculation ends as fast as it can: its figures are dropped, not drawn.
+            if not cancel_requested.is_set():
+                self._collector.add_open_figures()
+        except Exception as error:  # noqa: BLE001 - matplotlib reports bad plot data only when drawing
+            if outcome.error is None:
+                outcome.error = error
+        finally:
+            figures.close_all_figures()
         outcome.outputs = self._collector.outputs
         return outcome
 
     def _execute(self, code: str) -> Any:
         """Runs ``code``; returns the last expression's value (None when there is none, or it is hidden)."""
-        module = ast.parse(code, filename=CALCULATION_FILENAME, mode="exec")
+        translated = translate_magics(code, LINE_MAGICS, CELL_MAGICS)
+        try:
+            module = ast.parse(translated.source, filename=CALCULATION_FILENAME, mode="exec")
+        except SyntaxError as error:
+            # An error on a magic line (an indentation error) must show the line the user wrote.
+            if error.lineno in translated.magic_lines:
+                error.text = _line_of(code, error.lineno)
+            raise
         last_expression: ast.Expression | None = None
         if module.body and isinstance(module.body[-1], ast.Expr):
             last_expression = ast.Expression(module.body.pop().value)
@@ -85,6 +114,11 @@ class CodeExecutor:
         return value
 
 
+def _line_of(source: str, line_number: int) -> str | None:
+    lines = source.splitlines()
+    return lines[line_number - 1] + "\n" if 0 < line_number <= len(lines) else None
+
+
 def _compile_tree(tree: ast.Module | ast.Expression, source: str, mode: str) -> types.CodeType:
     try:
         return compile(tree, CALCULATION_FILENAME, mode)
@@ -92,9 +126,7 @@ def _compile_tree(tree: ast.Module | ast.Expression, source: str, mode: str) -> 
         # Errors found only when compiling the tree ('return' outside function) carry no source line, unlike
         # those ast.parse finds; add it so the traceback shows it the same way.
         if error.text is None and error.lineno:
-            lines = source.splitlines()
-            if 0 < error.lineno <= len(lines):
-                error.text = lines[error.lineno - 1] + "\n"
+            error.text = _line_of(source, error.lineno)
         raise
 
 
@@ -102,15 +134,20 @@ def format_user_traceback(error: BaseException) -> str:
     r"""The standard traceback of ``error`` without its header line and without the runner's frames, as Athena
     shows it: ``  File "<stdin>", line 2, in <module>\nNameError: name 'foobar' is not defined\n``.
 
-    Everything above the first calculation frame goes (the runner, and ``ast.parse`` for a SyntaxError); frames
-    of library code the user called stay. Chained exceptions stay too, each without its header line.
+    Everything above the first calculation frame goes (the runner, and ``ast.parse`` for a SyntaxError), and so
+    do the runner's frames below it (a magic's implementation); frames of library code the user called stay.
+    Chained exceptions stay too, each without its header line. A UsageError is a single line, as in IPython.
     """
+    if isinstance(error, UsageError):
+        return exception_line(error) + "\n"
     summary = traceback.TracebackException(type(error), error, error.__traceback__, compact=True)
     frames = list(summary.stack)
     first_user_frame = next(
         (index for index, frame in enumerate(frames) if frame.filename == CALCULATION_FILENAME), len(frames)
     )
-    summary.stack = traceback.StackSummary.from_list(frames[first_user_frame:])
+    summary.stack = traceback.StackSummary.from_list(
+        [frame for frame in frames[first_user_frame:] if not frame.filename.startswith(_RUNNER_DIRECTORY)]
+    )
     _drop_runner_frames_of_chained(summary, {id(summary)})
     return "".join(line for line in summary.format() if line != _TRACEBACK_HEADER)
 
@@ -131,7 +168,8 @@ def exception_line(error: BaseException) -> str:
     """The last line of a traceback (``NameError: name 'foobar' is not defined``): the calculation's reason."""
     error_type = type(error)
     name = error_type.__qualname__
-    if error_type.__module__ not in ("__main__", "builtins"):
+    # IPython's UsageError lives in IPython.core.error but always shows as plain "UsageError".
+    if error_type.__module__ not in ("__main__", "builtins") and not isinstance(error, UsageError):
         name = f"{error_type.__module__}.{name}"
     if isinstance(error, SyntaxError):
         message = error.msg or ""

@@ -3,7 +3,8 @@
 States (the ``state`` of a status event):
 
 - ``starting``: listening on the socket, SparkSession not up yet;
-- ``idle``: Spark is up, no calculation runs; ``execute`` is accepted only here;
+- ``idle``: Spark is up, no calculation runs; ``execute`` is accepted only here, and so is ``configure`` (which
+  gives a pooled runner its session) before the first calculation;
 - ``busy``: one calculation runs (or was accepted and is about to start) in the main thread;
 - ``failed``: Spark could not start, or its JVM died while the session was idle; the runner stays up to
   report why until told to shut down.
@@ -24,13 +25,23 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from owlet_runner import figures
 from owlet_runner.calculation_files import CalculationFiles
 from owlet_runner.cancellation import CalculationCanceller, InterruptGate
 from owlet_runner.execution import CodeExecutor, create_session_namespace, exception_line, format_user_traceback
+from owlet_runner.magics import SessionInfo, SessionMagics
 from owlet_runner.output_capture import CalculationOutputCapture
 from owlet_runner.progress import ProgressPoller, TaskProgress
 from owlet_runner.protocol import ControlServer, ProtocolError
-from owlet_runner.spark_session import SessionConfig, SessionConfigError, SparkStartError, build_spark_session
+from owlet_runner.rich_output import OutputCollector
+from owlet_runner.spark_session import (
+    SessionConfig,
+    SessionConfigError,
+    SparkStartError,
+    apply_runtime_properties,
+    build_spark_session,
+    property_values,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -41,6 +52,9 @@ STARTING = "starting"
 IDLE = "idle"
 BUSY = "busy"
 FAILED = "failed"
+
+# Athena's names for the states, as %status shows them.
+ATHENA_STATES = {STARTING: "CREATING", IDLE: "IDLE", BUSY: "BUSY", FAILED: "FAILED"}
 
 COMPLETED = "COMPLETED"
 CALCULATION_FAILED = "FAILED"
@@ -85,8 +99,18 @@ class SessionRunner:
         self._spark_ui: str | None = None
         self._current: Calculation | None = None
         self._shutting_down = False
+        # The session this runner serves: from config.json, or from `configure` for a pooled runner.
+        self._session_id: str | None = None
+        self._work_group: str | None = None
+        self._session_started_at = time.time()
+        # `configure` is refused once a calculation has been accepted: that calculation ran without the settings.
+        self._calculation_accepted = False
+        self._configuring = False
         self._work: queue.Queue[Calculation | _Shutdown] = queue.Queue()
         self._gate = InterruptGate()
+        # The server that started this runner. A session's runner outlives it (a restarted server takes the
+        # session back); a pooled runner, with no session, has nothing to outlive it for.
+        self._parent_pid = os.getppid()
         self._session_log: TextIO | None = None
         self._server: ControlServer | None = None
         self._spark: SparkSession | None = None
@@ -98,6 +122,7 @@ class SessionRunner:
 
     def run(self) -> int:
         self._session_log = _configure_runner_logging()
+        figures.use_non_interactive_backend()
         pid_path = os.path.join(self.session_dir, "runner.pid")
         with open(os.path.join(self.session_dir, "runner.pid.tmp"), "w", encoding="ascii") as pid_file:
             pid_file.write(f"{os.getpid()}\n")
@@ -137,6 +162,9 @@ class SessionRunner:
         started_at = time.monotonic()
         try:
             config = SessionConfig.from_file(os.path.join(self.session_dir, "config.json"))
+            with self._lock:
+                self._session_id = config.session_id
+                self._work_group = config.work_group
             spark = build_spark_session(config)
             spark_version = spark.version
             spark_ui = spark.sparkContext.uiWebUrl
@@ -154,10 +182,10 @@ class SessionRunner:
         if self._session_log is not None:
             _route_pyspark_query_loggers(self._session_log)
         self._spark = spark
-        self._executor = CodeExecutor(
-            create_session_namespace({"spark": spark, "sc": spark.sparkContext}),
-            self._gate,
-        )
+        namespace = create_session_namespace({"spark": spark, "sc": spark.sparkContext})
+        collector = OutputCollector()
+        magics = SessionMagics(spark, namespace, self._session_info, collector.display, collector.add_bundle)
+        self._executor = CodeExecutor(namespace, self._gate, collector, magics)
         self._canceller = CalculationCanceller(self._gate, spark, threading.main_thread().ident or 0)
         self._poller = ProgressPoller(spark.sparkContext.statusTracker(), self._send_progress)
         self._poller.start()
@@ -208,6 +236,9 @@ class SessionRunner:
                 try:
                     work = self._work.get(timeout=JVM_CHECK_INTERVAL_SECONDS)
                 except queue.Empty:
+                    if self._pooled_and_orphaned():
+                        log.info("the server that started this pooled runner is gone: exiting")
+                        return
                     self._check_spark_jvm()
                     continue
                 if isinstance(work, _Shutdown):
@@ -218,6 +249,11 @@ class SessionRunner:
                 # The gate raises only inside calculation code; this is a last guard so that a stray
                 # interrupt can never end the session.
                 log.warning("ignored a KeyboardInterrupt outside calculation code")
+
+    def _pooled_and_orphaned(self) -> bool:
+        with self._lock:
+            pooled = self._session_id is None and not self._configuring
+        return pooled and os.getppid() != self._parent_pid
 
     def _stop(self) -> None:
         log.info("shutting down")
@@ -266,6 +302,8 @@ class SessionRunner:
             self._send_status()
         elif op == "execute":
             self._accept_execute(message)
+        elif op == "configure":
+            self._configure(message)
         elif op == "cancel":
             self._accept_cancel(message)
         elif op == "shutdown":
@@ -290,9 +328,80 @@ class SessionRunner:
             if self._state != IDLE:
                 detail = f" with calculation {self._current.id}" if self._current is not None else ""
                 raise ProtocolError(f"the runner is {self._state}{detail}; execute needs idle", calculation_id)
+            if self._configuring:
+                raise ProtocolError("the runner is being configured; execute needs idle", calculation_id)
             self._state = BUSY
             self._current = calculation
+            self._calculation_accepted = True
         self._work.put(calculation)
+
+    def _configure(self, message: dict[str, Any]) -> None:
+        """Gives a pooled runner its session: records the id and applies the session's SparkProperties that a
+        running SparkSession can take, all or none (spark_session.apply_runtime_properties). Runs on the
+        connection thread, so the answer comes before the client's next message is read; `_configuring` keeps
+        an execute from another connection out meanwhile."""
+        session_id = message.get("sessionId")
+        properties = message.get("sparkProperties") or {}
+        work_group = message.get("workGroup")
+        if not isinstance(session_id, str) or not session_id:
+            raise ProtocolError("configure needs a sessionId (a non-empty string)")
+        if not isinstance(properties, dict):
+            raise ProtocolError("configure: sparkProperties must be an object", session_id=session_id)
+        if work_group is not None and not isinstance(work_group, str):
+            raise ProtocolError("configure: workGroup must be a string", session_id=session_id)
+        with self._lock:
+            if self._shutting_down:
+                raise ProtocolError("the runner is shutting down", session_id=session_id)
+            if self._state != IDLE or self._spark is None:
+                raise ProtocolError(f"the runner is {self._state}; configure needs idle", session_id=session_id)
+            if self._calculation_accepted:
+                raise ProtocolError(
+                    "configure is accepted only before the first calculation", session_id=session_id
+                )
+            if self._session_id is not None:
+                raise ProtocolError(f"the runner already serves session {self._session_id}", session_id=session_id)
+            if self._configuring:
+                raise ProtocolError("another configure is under way", session_id=session_id)
+            self._configuring = True
+            spark = self._spark
+        try:
+            try:
+                applied, refused = apply_runtime_properties(spark, property_values(properties))
+            except Exception as error:  # noqa: BLE001 - Spark itself failing (its JVM gone) refuses the configure
+                log.exception("configure for session %s failed", session_id)
+                raise ProtocolError(f"configure failed: {exception_line(error)}", session_id=session_id) from None
+            with self._lock:
+                if not refused:
+                    self._session_id = session_id
+                    self._work_group = work_group or None
+                    self._session_started_at = time.time()
+        finally:
+            with self._lock:
+                self._configuring = False
+        if refused:
+            log.warning(
+                "configure for session %s refused: %s", session_id, "; ".join(f"{r.key}: {r.reason}" for r in refused)
+            )
+        else:
+            log.info("configured for session %s; applied %s", session_id, ", ".join(applied) or "nothing")
+        self._send(
+            {
+                "event": "configured",
+                "sessionId": session_id,
+                "applied": applied,
+                "refused": [refusal.as_json() for refusal in refused],
+            }
+        )
+
+    def _session_info(self) -> SessionInfo:
+        with self._lock:
+            return SessionInfo(
+                session_id=self._session_id,
+                state=ATHENA_STATES.get(self._state, self._state.upper()),
+                work_group=self._work_group,
+                spark_version=self._spark_version,
+                started_at=self._session_started_at,
+            )
 
     def _accept_cancel(self, message: dict[str, Any]) -> None:
         calculation_id = message.get("id")
@@ -322,7 +431,11 @@ class SessionRunner:
             files.prepare()
             self._send({"event": "started", "id": calculation.id})
             spark = self._spark
-            spark.sparkContext.setJobGroup(calculation.id, f"calculation {calculation.id}", interruptOnCancel=True)
+            with self._lock:
+                session_id = self._session_id
+            # The Spark UI shows the description beside each job: which session and calculation it belongs to.
+            description = f"calculation {calculation.id}" + (f" of session {session_id}" if session_id else "")
+            spark.sparkContext.setJobGroup(calculation.id, description, interruptOnCancel=True)
             spark.addTag(calculation.job_tag)
             self._poller.track(calculation.id)
             with CalculationOutputCapture(files.stdout_path, files.stderr_path) as capture:
@@ -370,6 +483,8 @@ class SessionRunner:
             status: dict[str, Any] = {"event": "status", "state": self._state, "pid": os.getpid()}
             if self._current is not None:
                 status["calculation"] = self._current.id
+            if self._session_id is not None:
+                status["sessionId"] = self._session_id
             if self._reason is not None:
                 status["reason"] = self._reason
             if self._spark_version is not None:

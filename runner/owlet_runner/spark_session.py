@@ -1,8 +1,10 @@
-"""The session's configuration (``DIR/config.json``) and the SparkSession built from it."""
+"""The session's configuration (``DIR/config.json``), the SparkSession built from it, and the settings a pooled
+runner's SparkSession takes when it is given a session (``configure``)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import sys
@@ -12,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MASTER = "local[2]"
 DEFAULT_LOG_LEVEL = "WARN"
+# The application name of a runner started without a session (a pooled one), unless config.json names one.
+POOLED_APP_NAME = "owlet-session"
 
 # Settings Owlet applies before the session's own SparkProperties, which may override any of them (a session
 # on a remote master must advertise a reachable driver host, for example).
@@ -36,12 +42,14 @@ class SessionConfigError(Exception):
 
 @dataclass(frozen=True)
 class SessionConfig:
-    session_id: str
+    # None for a runner started ahead of time for the warm pool; the session comes later, with `configure`.
+    session_id: str | None
     app_name: str
     master: str = DEFAULT_MASTER
     driver_memory: str | None = None
     log_level: str = DEFAULT_LOG_LEVEL
     spark_properties: dict[str, str] = field(default_factory=dict)
+    work_group: str | None = None
 
     @classmethod
     def from_file(cls, path: str) -> SessionConfig:
@@ -56,17 +64,18 @@ class SessionConfig:
     def from_document(cls, document: Any) -> SessionConfig:
         if not isinstance(document, dict):
             raise SessionConfigError("config.json must hold a JSON object")
-        session_id = _optional_string(document, "sessionId") or "owlet-session"
+        session_id = _optional_string(document, "sessionId") or None
         properties = document.get("sparkProperties") or {}
         if not isinstance(properties, dict):
             raise SessionConfigError("config.json: sparkProperties must be an object")
         return cls(
             session_id=session_id,
-            app_name=_optional_string(document, "appName") or session_id,
+            app_name=_optional_string(document, "appName") or session_id or POOLED_APP_NAME,
             master=_optional_string(document, "master") or DEFAULT_MASTER,
             driver_memory=_optional_string(document, "driverMemory"),
             log_level=_optional_string(document, "logLevel") or DEFAULT_LOG_LEVEL,
-            spark_properties={str(key): _property_value(value) for key, value in properties.items()},
+            spark_properties=property_values(properties),
+            work_group=_optional_string(document, "workGroup") or None,
         )
 
     def spark_settings(self) -> dict[str, str]:
@@ -87,6 +96,11 @@ def _optional_string(document: dict[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise SessionConfigError(f"config.json: {key} must be a string")
     return value
+
+
+def property_values(properties: dict[Any, Any]) -> dict[str, str]:
+    """Spark settings are strings; JSON true/false and numbers are taken as Spark would write them."""
+    return {str(key): _property_value(value) for key, value in properties.items()}
 
 
 def _property_value(value: Any) -> str:
@@ -147,3 +161,86 @@ def _gateway_failure(log_offset: int | None) -> str | None:
             if line.startswith(prefix):
                 return line[len(prefix) :].strip()
     return None
+
+
+@dataclass(frozen=True)
+class PropertyRefusal:
+    key: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"key": self.key, "reason": self.reason}
+
+
+def apply_runtime_properties(
+    spark: SparkSession, properties: dict[str, str]
+) -> tuple[list[str], list[PropertyRefusal]]:
+    """Applies a session's SparkProperties to a running SparkSession, all or none.
+
+    Returns the keys now in effect and the refusals. A key is applied when Spark lets the session change it
+    (``spark.conf.isModifiable``: a SQL configuration that is not static) or when it already holds the value
+    asked for (the pool's runners share the settings of their launch class). Anything else is refused: a
+    static or core setting is read only when the JVM or the SparkSession starts, and a key Spark does not know
+    (``spark.hadoop.*``, a catalog's, a library's own) goes into the session's SQL configuration without
+    reaching whatever reads it at startup, so setting it would be the silent half-application this must avoid.
+    When anything is refused, nothing stays applied, so the runner is as it was and can go back to the pool.
+    """
+    refused: list[PropertyRefusal] = []
+    settable: list[str] = []
+    unchanged: set[str] = set()
+    for key, value in properties.items():
+        try:
+            modifiable = spark.conf.isModifiable(key)
+            current = None if modifiable else spark.conf.get(key, None)
+        except Exception as error:  # noqa: BLE001 - the key is refused with Spark's reason
+            refused.append(PropertyRefusal(key, _first_line(error)))
+            continue
+        if modifiable:
+            settable.append(key)
+        elif current == value:
+            unchanged.add(key)
+        else:
+            refused.append(PropertyRefusal(key, _why_not_modifiable(spark, key)))
+    if refused:
+        return [], refused
+
+    previous = dict(spark.conf.getAll)
+    changed: list[str] = []
+    for key in settable:
+        try:
+            spark.conf.set(key, properties[key])
+            changed.append(key)
+        except Exception as error:  # noqa: BLE001 - a value Spark rejects ("abc" for an int) is refused
+            refused.append(PropertyRefusal(key, _first_line(error)))
+    if refused:
+        for key in changed:
+            try:
+                if key in previous:
+                    spark.conf.set(key, previous[key])
+                else:
+                    spark.conf.unset(key)
+            except Exception:  # noqa: BLE001 - reported; the server stops a runner it cannot configure
+                log.warning("cannot restore %s after a refused configure", key, exc_info=True)
+        return [], refused
+    return [key for key in properties if key in unchanged or key in changed], []
+
+
+def _why_not_modifiable(spark: SparkSession, key: str) -> str:
+    try:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        if jvm.org.apache.spark.sql.internal.SQLConf.isStaticConfigKey(key):
+            return "a static SQL configuration: Spark reads it only when the session starts"
+        if jvm.org.apache.spark.internal.config.ConfigEntry.findEntry(key) is not None:
+            return "a Spark core setting: Spark reads it only when the driver starts"
+    except Exception:  # noqa: BLE001 - the general reason below still holds
+        log.debug("cannot classify %s", key, exc_info=True)
+    return (
+        "not a SQL configuration Spark can change in a running session: "
+        "only a session started with it is sure to apply it"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

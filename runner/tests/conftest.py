@@ -6,12 +6,17 @@ fixtures); teardown stops every runner the module started, with its process grou
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from runner_harness import RunnerProcess, session_config
+from runner_harness import RUNNER_PACKAGE_PARENT, RunnerProcess, session_config
+
+# The unit tests (test_magic_syntax, test_dataframe_tables) import the runner's modules directly.
+if str(RUNNER_PACKAGE_PARENT) not in sys.path:
+    sys.path.insert(0, str(RUNNER_PACKAGE_PARENT))
 
 
 @pytest.fixture(scope="module")

@@ -151,6 +151,7 @@ class RunnerProcess:
 
     def __init__(self, session_dir: Path, config: dict[str, Any]) -> None:
         self.session_dir = session_dir
+        self.config = config
         self.secret = secrets.token_hex(32)
         session_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         (session_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
@@ -161,11 +162,14 @@ class RunnerProcess:
         self.log_path = session_dir / "session.log"
         self.client: RunnerClient | None = None
         self.started_at = time.monotonic()
+        # PYTHONPATH entries of the test run stay, after the runner's package: a run can lend the runner optional
+        # packages (matplotlib, pandas) that the project's virtualenv lacks.
+        python_path = os.pathsep.join(filter(None, [str(RUNNER_PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [RUNNER_PYTHON, "-m", "owlet_runner", "--session-dir", str(session_dir)],
                 cwd=RUNNER_PACKAGE_PARENT,
-                env={**os.environ, "PYTHONPATH": str(RUNNER_PACKAGE_PARENT)},
+                env={**os.environ, "PYTHONPATH": python_path},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -202,6 +206,15 @@ class RunnerProcess:
     def execute(self, code: str, timeout: float = CALCULATION_TIMEOUT) -> Calculation:
         calculation_id = self.submit(code)
         return self.wait_finished(calculation_id, timeout)
+
+    def wait_ready(self) -> None:
+        """Attaches and waits until Spark is up."""
+        status = self.attach()
+        assert status["state"] in ("starting", "idle"), status
+        if status["state"] == "starting":
+            assert self.client is not None
+            ready, _ = self.client.wait_for(lambda event: event["event"] in ("ready", "failed"), READY_TIMEOUT)
+            assert ready["event"] == "ready", (ready, self.log())
 
     def submit(self, code: str, calculation_id: str | None = None) -> str:
         assert self.client is not None

@@ -48,7 +48,13 @@ def test_spark_failing_to_start_is_reported_with_the_launchers_reason(runner: Ru
         assert failed == {"event": "failed", "reason": MASTER_ERROR}
     runner.client.send({"op": "status"})
     status = runner.client.next_event(30)
-    assert status == {"event": "status", "state": "failed", "pid": runner.pid, "reason": MASTER_ERROR}
+    assert status == {
+        "event": "status",
+        "state": "failed",
+        "pid": runner.pid,
+        "sessionId": runner.config["sessionId"],
+        "reason": MASTER_ERROR,
+    }
 
 
 def test_a_failed_runner_refuses_calculations(runner: RunnerProcess) -> None:

@@ -13,6 +13,8 @@ export interface RunnerLaunch {
   /** The driver's heap, as Spark writes it (`1g`). */
   driverMemory: string;
   sparkProperties: Record<string, string>;
+  /** The session's workgroup, for what the session shows of itself (`%status`). */
+  workGroup?: string;
 }
 
 export interface CalculationProgress {
@@ -55,7 +57,7 @@ export interface Runner {
    * Makes a pooled runner the runner of `sessionId`, applying the session's Spark properties where Spark
    * allows it at runtime. Only before its first calculation.
    */
-  configure(sessionId: string, sparkProperties: Record<string, string>): Promise<ConfigureResult>;
+  configure(sessionId: string, sparkProperties: Record<string, string>, workGroup?: string): Promise<ConfigureResult>;
   /** Sends this runner's events to `listener` from now on (a pooled runner changes hands). */
   setListener(listener: RunnerEventListener): void;
   /** Runs `code`; the runner writes stdout.txt, stderr.txt, result.json and status.json into `dir`. */

@@ -56,7 +56,7 @@ class LocalRunner implements Runner {
   private exited = false;
   private shuttingDown = false;
   private exitWaiters: (() => void)[] = [];
-  private configuring: { resolve: (r: ConfigureResult) => void; reject: (e: Error) => void } | undefined;
+  private configuring: { sessionId: string; resolve: (r: ConfigureResult) => void; reject: (e: Error) => void } | undefined;
   /** Whether Spark is up: before that the runner holds no user state, and cannot act on messages yet. */
   private ready = false;
 
@@ -72,7 +72,7 @@ class LocalRunner implements Runner {
     this.emit = listener;
   }
 
-  configure(sessionId: string, sparkProperties: Record<string, string>): Promise<ConfigureResult> {
+  configure(sessionId: string, sparkProperties: Record<string, string>, workGroup?: string): Promise<ConfigureResult> {
     if (this.configuring) return Promise.reject(new Error('a configure is already under way'));
     return new Promise<ConfigureResult>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error('the runner did not answer configure in time')), 30_000);
@@ -82,9 +82,9 @@ class LocalRunner implements Runner {
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      this.configuring = { resolve: done, reject: done };
+      this.configuring = { sessionId, resolve: done, reject: done };
       try {
-        this.send({ op: 'configure', sessionId, sparkProperties });
+        this.send({ op: 'configure', sessionId, sparkProperties, ...(workGroup ? { workGroup } : {}) });
       } catch (error) {
         done(error instanceof Error ? error : new Error(String(error)));
       }
@@ -198,8 +198,12 @@ class LocalRunner implements Runner {
         });
         return;
       case 'error':
-        if (this.configuring) this.configuring.reject(new Error(`the runner refused configure: ${String(m.message)}`));
-        else this.o.log.warn({ pid: this.pid, message: m.message }, 'runner refused a message');
+        // The runner names the session in its answer to a configure it cannot take.
+        if (this.configuring && m.sessionId === this.configuring.sessionId) {
+          this.configuring.reject(new Error(`the runner refused configure: ${String(m.message)}`));
+        } else {
+          this.o.log.warn({ pid: this.pid, message: m.message }, 'runner refused a message');
+        }
         return;
       default:
         this.o.log.debug({ pid: this.pid, message: m }, 'runner message');
@@ -273,6 +277,7 @@ export class LocalRunnerEngine implements EngineAdapter {
       join(launch.sessionDir, 'config.json'),
       JSON.stringify({
         ...(launch.sessionId ? { sessionId: launch.sessionId } : {}),
+        ...(launch.workGroup ? { workGroup: launch.workGroup } : {}),
         master: launch.master,
         driverMemory: launch.driverMemory,
         sparkProperties: launch.sparkProperties,

@@ -264,7 +264,7 @@ export class SessionManager {
   private async adopt(session: SessionRecord, runner: Runner): Promise<boolean> {
     const id = session.SessionId;
     try {
-      const result = await runner.configure(id, session.EngineConfiguration.SparkProperties ?? {});
+      const result = await runner.configure(id, session.EngineConfiguration.SparkProperties ?? {}, session.WorkGroup);
       if (result.refused.length > 0) {
         this.o.log.info({ sessionId: id, refused: result.refused.map((r) => r.key) }, 'settings need a fresh JVM: starting cold');
         void runner.shutdown();
@@ -295,6 +295,7 @@ export class SessionManager {
         master: this.o.master,
         driverMemory: this.o.driverMemory,
         sparkProperties: session.EngineConfiguration.SparkProperties ?? {},
+        workGroup: session.WorkGroup,
       },
       (event) => this.onRunnerEvent(session.SessionId, event),
     );

@@ -1,0 +1,96 @@
+# The warm pool on real PySpark, through boto3: a StartSession that takes a started runner answers IDLE,
+# runtime settings reach that session, settings that need a fresh JVM start cold, and a pooled runner does not
+# outlive the server that started it.
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from owlet_clients import make_boto3_client
+
+READY_TIMEOUT_S = 180
+
+
+def wait_for(condition, what, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.2)
+
+
+def pooled_runners(root: Path) -> list[Path]:
+    return sorted((root / 'data' / 'sessions').glob('pool-*'))
+
+
+def ready_pooled_runner(root: Path) -> bool:
+    """A pooled runner's log says when Spark is up in it."""
+    for directory in pooled_runners(root):
+        log = directory / 'session.log'
+        if log.exists() and ' ready in ' in log.read_text(errors='replace'):
+            return True
+    return False
+
+
+def run(athena, session_id, code):
+    calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
+    deadline = time.monotonic() + 120
+    while True:
+        calc = athena.get_calculation_execution(CalculationExecutionId=calc_id)
+        if calc['Status']['State'] in ('COMPLETED', 'FAILED', 'CANCELED'):
+            return calc
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def stdout_of(root: Path, calc) -> str:
+    bucket, key = calc['Result']['StdOutS3Uri'][len('s3://'):].split('/', 1)
+    return (root / 'data' / 's3' / bucket / key).read_text()
+
+
+@pytest.fixture
+def pooled_owlet(owlet_servers):
+    server = owlet_servers.start({'OWLET_WARM_POOL_SIZE': '1'})
+    yield server
+    if server.process.poll() is None:
+        owlet_servers.stop(server)
+
+
+def test_a_session_from_the_pool_is_idle_at_once_with_its_settings(pooled_owlet):
+    athena = make_boto3_client(pooled_owlet.endpoint)
+    wait_for(lambda: ready_pooled_runner(pooled_owlet.root), 'a ready pooled runner', READY_TIMEOUT_S)
+    started = time.monotonic()
+    session = athena.start_session(
+        WorkGroup='spark', EngineConfiguration={'SparkProperties': {'spark.sql.shuffle.partitions': '7'}}
+    )
+    elapsed = time.monotonic() - started
+    print(f'\nwarm StartSession answered {session["State"]} in {elapsed * 1000:.0f} ms')
+    assert session['State'] == 'IDLE'
+    calc = run(athena, session['SessionId'], 'print(spark.conf.get("spark.sql.shuffle.partitions"))')
+    assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+    assert stdout_of(pooled_owlet.root, calc) == '7\n'
+
+    # A setting that needs a fresh JVM: the session starts cold, with it.
+    cold = athena.start_session(WorkGroup='spark', EngineConfiguration={'SparkProperties': {'spark.driver.memory': '768m'}})
+    assert cold['State'] == 'CREATING'
+    wait_for(
+        lambda: athena.get_session_status(SessionId=cold['SessionId'])['Status']['State'] in ('IDLE', 'FAILED'),
+        'the cold session',
+        READY_TIMEOUT_S,
+    )
+    calc = run(athena, cold['SessionId'], 'print(spark.conf.get("spark.driver.memory"))')
+    assert stdout_of(pooled_owlet.root, calc) == '768m\n'
+    for session_id in (session['SessionId'], cold['SessionId']):
+        athena.terminate_session(SessionId=session_id)
+        wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'TERMINATED', 'TERMINATED', 30)
+
+
+def test_a_pooled_runner_does_not_outlive_its_server(pooled_owlet, owlet_servers):
+    wait_for(lambda: ready_pooled_runner(pooled_owlet.root), 'a ready pooled runner', READY_TIMEOUT_S)
+    [directory] = pooled_runners(pooled_owlet.root)
+    pid = int((directory / 'runner.pid').read_text())
+    pooled_owlet.process.send_signal(signal.SIGKILL)
+    pooled_owlet.process.wait(timeout=10)
+    # No session needs it: it leaves (with its JVM) on its own, within a few seconds.
+    wait_for(lambda: not Path(f'/proc/{pid}').exists(), 'the pooled runner to exit', 20)
+    owlet_servers.stop(pooled_owlet)
