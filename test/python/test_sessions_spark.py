@@ -273,3 +273,23 @@ def test_a_session_whose_spark_cannot_start_fails_with_the_reason(athena):
     assert status['State'] == 'FAILED'
     assert status['StateChangeReason'].startswith('Spark could not start in the session:'), status
     print(f'\nreason: {status["StateChangeReason"]}')
+
+
+def test_sql_cell_magic_prints_the_result_table_to_stdout(athena, s3, session):
+    calc = run(athena, session, '%%sql\nSELECT 1 AS one, "owlet" AS name')
+    assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+    assert read(s3, calc['Result']['StdOutS3Uri']) == '+---+-----+\n|one| name|\n+---+-----+\n|  1|owlet|\n+---+-----+\n\n'
+
+
+def test_a_matplotlib_figure_becomes_a_png_in_the_result_document(athena, s3, session):
+    import base64
+
+    calc = run(athena, session, 'import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title("owlet")')
+    assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+    document = json.loads(read(s3, calc['Result']['ResultS3Uri']))
+    pngs = [o['data']['image/png'] for o in document['outputs'] if 'image/png' in o['data']]
+    assert len(pngs) == 1, document
+    assert base64.b64decode(pngs[0]).startswith(b'\x89PNG\r\n\x1a\n')
+    # Figures are closed after each calculation: the next one has none.
+    after = run(athena, session, 'len(plt.get_fignums())')
+    assert json.loads(read(s3, after['Result']['ResultS3Uri']))['outputs'] == [{'data': {'text/plain': '0'}}]
