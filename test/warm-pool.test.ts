@@ -131,4 +131,17 @@ describe('warm pool', () => {
       () => clock,
     );
   });
+
+  it('stays warm through start and terminate cycles', async () => {
+    const engine = new FakeEngine();
+    await withOwlet(engine, { warmPoolSize: 1 }, async (_owlet, athena) => {
+      for (let cycle = 0; cycle < 4; cycle++) {
+        await until(() => engine.runners.some((r) => !r.stopped && r.sessionId === undefined), `a pooled runner before cycle ${cycle}`);
+        await new Promise((resolve) => setImmediate(resolve));
+        const started = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }));
+        assert.equal(started.State, 'IDLE', `cycle ${cycle} was cold`);
+        await athena.send(new TerminateSessionCommand({ SessionId: started.SessionId! }));
+      }
+    });
+  });
 });

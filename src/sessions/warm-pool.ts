@@ -38,6 +38,7 @@ export class WarmPool {
   private readonly entries = new Set<Entry>();
   private lastDemand: number;
   private filling: Promise<void> | undefined;
+  private refillRequested = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly shrinkTimer: NodeJS.Timeout | undefined;
   private disposed = false;
@@ -88,15 +89,28 @@ export class WarmPool {
   /** Starts runners until the pool is full or the server's capacity is. */
   refill(): void {
     if (this.disposed || this.o.size === 0 || this.retryTimer) return;
-    this.filling ??= (async () => {
-      try {
-        while (!this.disposed && this.entries.size < this.o.size && (await this.o.hasRoom())) {
-          await this.startOne();
-        }
-      } finally {
+    if (this.filling) {
+      // The fill under way may already have decided it was done; look again when it ends.
+      this.refillRequested = true;
+      return;
+    }
+    // Cleared when the promise settles, not inside the fill: a fill with nothing to do ends synchronously,
+    // and would clear the field before it was set.
+    this.filling = this.fill()
+      .catch((error: unknown) => this.o.log.error({ err: error }, 'could not fill the warm pool'))
+      .finally(() => {
         this.filling = undefined;
-      }
-    })().catch((error: unknown) => this.o.log.error({ err: error }, 'could not fill the warm pool'));
+        if (this.refillRequested) {
+          this.refillRequested = false;
+          this.refill();
+        }
+      });
+  }
+
+  private async fill(): Promise<void> {
+    while (!this.disposed && this.entries.size < this.o.size && (await this.o.hasRoom())) {
+      await this.startOne();
+    }
   }
 
   private async startOne(): Promise<void> {
