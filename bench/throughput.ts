@@ -1,0 +1,401 @@
+// Request throughput of one Athena operation: Owlet beside a bare node:http server that answers the same JSON
+// body, both loaded in the same run by the same load generator (autocannon) with the same connections and
+// duration, in alternating rounds so that a noisy machine weighs on both alike. GetWorkGroup
+// (getworkgroup-throughput.ts) and GetCalculationExecutionStatus (status-throughput.ts) are measured so.
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import autocannon from 'autocannon';
+import { athenaClient, owletEnvironment, RESULTS_DIR, startOwletServer, temporaryDataDir, type OwletServer } from './owlet-server.js';
+import { cpuMicros } from './proc.js';
+import { startServerProcess, type ServerProcess } from './processes.js';
+import { machine, median } from './report.js';
+
+const BARE_SERVER = fileURLToPath(new URL('./bare-server.js', import.meta.url));
+export const OWLET = 'Owlet';
+export const BARE = 'bare node:http';
+
+export interface ThroughputOptions {
+  /** Concurrent keep-alive connections. */
+  connections: number;
+  /** Seconds of each measured run. */
+  durationSeconds: number;
+  /** Measured runs per server; the servers alternate. */
+  rounds: number;
+  /** Seconds of load on each server before measuring, so that both run optimized code. */
+  warmupSeconds: number;
+  /**
+   * When set, both servers run under `node --cpu-prof` and write their CPU profiles into this directory on
+   * exit (owlet-<pid>.cpuprofile, bare-<pid>.cpuprofile), to compare where each spends its time.
+   */
+  cpuProfileDir?: string;
+}
+
+export const DEFAULT_OPTIONS: ThroughputOptions = { connections: 10, durationSeconds: 5, rounds: 3, warmupSeconds: 2 };
+
+export interface RunFigures {
+  requestsPerSecond: number;
+  requests: number;
+  durationSeconds: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  /** Mean bytes received per response, headers included: the same for both servers when the comparison is fair. */
+  bytesPerResponse: number;
+  /**
+   * CPU time (user and system) the server process used per request during the run. Less sensitive than
+   * requests per second to what else the machine is doing, since it does not count time spent waiting.
+   */
+  cpuMicrosPerRequest: number;
+}
+
+export interface ServerFigures {
+  server: string;
+  medianRequestsPerSecond: number;
+  medianLatencyP50Ms: number;
+  medianLatencyP99Ms: number;
+  medianCpuMicrosPerRequest: number;
+  rounds: RunFigures[];
+  /** Not counted in the medians; kept so that a CPU profile's request count is known. */
+  warmup?: RunFigures;
+}
+
+export interface ThroughputResult {
+  benchmark: string;
+  /** The operation loaded (`GetWorkGroup`). */
+  operation: string;
+  date: string;
+  node: string;
+  cpus: number;
+  machine: ReturnType<typeof machine>;
+  options: ThroughputOptions;
+  owlet: ServerFigures;
+  bare: ServerFigures;
+  /** Owlet's median throughput over the bare server's. */
+  ratio: number;
+  /**
+   * Owlet's throughput over the bare server's within each round: the two runs of a round are back to back,
+   * so these are the least touched by the machine's load drifting between rounds.
+   */
+  roundRatios: number[];
+  target: number;
+}
+
+export interface SignedRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Answer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** What a throughput benchmark of one operation needs to know. */
+export interface ThroughputSpec {
+  benchmark: string;
+  operation: string;
+  /** Prepares the server's data directory before it starts (seeds records); returns what `send` needs. */
+  prepare?: (dataDir: string) => Promise<void>;
+  /** Sends the operation once with the given client (whose request handler captures it unsent). */
+  send: (client: AthenaClient) => Promise<unknown>;
+  /** The JSON body the signed request must have. */
+  expectedBody: string;
+  /** Throws unless Owlet's answer is the expected, successful one. */
+  check: (answer: Answer) => void;
+}
+
+class Captured extends Error {}
+
+/** The SDK hands over JSON bodies as bytes (a Uint8Array subclass) or as a string, by version. */
+function bodyText(body: unknown): string {
+  if (body === undefined || body === null) return '';
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  throw new Error(`the signed request has a body of an unexpected kind: ${Object.prototype.toString.call(body)}`);
+}
+
+/**
+ * Signs one request the way the AWS SDK for JavaScript does, by letting the SDK build and sign it and
+ * taking it from its request handler before it is sent.
+ *
+ * The benchmark replays these exact bytes. That is fair: Owlet accepts a signature for 15 minutes and keeps
+ * no record of the ones it has seen (it does not reject replays), so each replayed request still goes
+ * through the whole verification (parsing Authorization, the clock check, recomputing the signature over
+ * the canonical request, the comparison) exactly as a freshly signed one would. Only the client's cost of
+ * signing is left out, which is not the server's throughput.
+ */
+export async function signRequest(endpoint: string, spec: ThroughputSpec): Promise<SignedRequest> {
+  let signed: SignedRequest | undefined;
+  const client = athenaClient(endpoint, {
+    requestHandler: {
+      handle(req: { path: string; headers: Record<string, string>; body?: unknown }): Promise<never> {
+        signed = { path: req.path, headers: { ...req.headers }, body: bodyText(req.body) };
+        return Promise.reject(new Captured());
+      },
+    },
+  });
+  try {
+    await spec.send(client);
+  } catch (error) {
+    if (!(error instanceof Captured)) throw error;
+  } finally {
+    client.destroy();
+  }
+  if (!signed) throw new Error(`the AWS SDK did not hand over a signed ${spec.operation} request`);
+  const header = (name: string): string | undefined =>
+    Object.entries(signed!.headers).find(([k]) => k.toLowerCase() === name)?.[1];
+  const expect = (what: string, actual: string | undefined, wanted: string | RegExp): void => {
+    const ok = typeof wanted === 'string' ? actual === wanted : actual !== undefined && wanted.test(actual);
+    if (!ok) throw new Error(`the signed ${spec.operation} request has ${what} ${JSON.stringify(actual)}, not ${String(wanted)}`);
+  };
+  expect('X-Amz-Target', header('x-amz-target'), `AmazonAthena.${spec.operation}`);
+  expect('Content-Type', header('content-type'), 'application/x-amz-json-1.1');
+  expect('Authorization', header('authorization'), /^AWS4-HMAC-SHA256 Credential=/);
+  expect('body', signed.body, spec.expectedBody);
+  return signed;
+}
+
+/** Sends the signed request once on a fresh connection; resolves with the status, content type and body. */
+export function sendOnce(url: string, signed: SignedRequest): Promise<Answer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { hostname, port, method: 'POST', path: signed.path, headers: signed.headers, agent: false, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 10 s`)));
+    req.on('error', reject);
+    req.end(signed.body);
+  });
+}
+
+async function load(url: string, signed: SignedRequest, connections: number, durationSeconds: number, pid: number): Promise<RunFigures> {
+  // autocannon writes Content-Length itself, from the body; the signed value is the same.
+  const headers = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k.toLowerCase() !== 'content-length'));
+  const cpuBefore = cpuMicros(pid);
+  const result = await autocannon({
+    url: new URL(signed.path, url).href,
+    method: 'POST',
+    headers,
+    body: signed.body,
+    connections,
+    duration: durationSeconds,
+  });
+  if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0 || result.requests.total === 0) {
+    throw new Error(
+      `load on ${url} went wrong: ${result.requests.total} answers, ${result.errors} errors, ${result.timeouts} timeouts, ` +
+        `${result.non2xx} not 2xx, status codes ${JSON.stringify(result.statusCodeStats)}`,
+    );
+  }
+  return {
+    requestsPerSecond: result.requests.total / result.duration,
+    requests: result.requests.total,
+    durationSeconds: result.duration,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    bytesPerResponse: result.throughput.total / result.requests.total,
+    cpuMicrosPerRequest: (cpuMicros(pid) - cpuBefore) / result.requests.total,
+  };
+}
+
+function figures(server: string, rounds: RunFigures[], warmup: RunFigures | undefined): ServerFigures {
+  return {
+    server,
+    medianRequestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
+    medianLatencyP50Ms: median(rounds.map((r) => r.latencyP50Ms)),
+    medianLatencyP99Ms: median(rounds.map((r) => r.latencyP99Ms)),
+    medianCpuMicrosPerRequest: median(rounds.map((r) => r.cpuMicrosPerRequest)),
+    rounds,
+    ...(warmup ? { warmup } : {}),
+  };
+}
+
+export async function measureThroughput(
+  spec: ThroughputSpec,
+  options: Partial<ThroughputOptions> = {},
+  progress: (line: string) => void = () => {},
+): Promise<ThroughputResult> {
+  const opts: ThroughputOptions = { ...DEFAULT_OPTIONS, ...options };
+  if (opts.cpuProfileDir !== undefined) mkdirSync(opts.cpuProfileDir, { recursive: true });
+  const profileArgs = (name: string): string[] =>
+    opts.cpuProfileDir === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`];
+  const dir = temporaryDataDir();
+  let owlet: OwletServer | undefined;
+  let bare: ServerProcess | undefined;
+  try {
+    await spec.prepare?.(dir.dataDir);
+    // The warm pool is off (startOwletServer's default): a JVM starting in the background would take CPU
+    // from the server under load.
+    owlet = await startOwletServer({ name: OWLET, dataDir: dir, nodeArgs: profileArgs('owlet') });
+
+    const signed = await signRequest(owlet.url, spec);
+    const owletAnswer = await sendOnce(owlet.url, signed);
+    spec.check(owletAnswer);
+
+    bare = await startServerProcess({
+      name: BARE,
+      args: [...profileArgs('bare'), BARE_SERVER],
+      env: owletEnvironment({ BARE_SERVER_BODY: owletAnswer.body }),
+      ready: /^bare node:http server at (http:\/\/127\.0\.0\.1:\d+)$/,
+      stdinPipe: true,
+    });
+    const bareAnswer = await sendOnce(bare.url, signed);
+    if (bareAnswer.status !== 200 || bareAnswer.body !== owletAnswer.body) {
+      throw new Error(`${BARE} did not answer with Owlet's body: HTTP ${bareAnswer.status} ${bareAnswer.body}`);
+    }
+    progress(
+      `${spec.operation}: ${Buffer.byteLength(owletAnswer.body)}-byte JSON body, ${opts.connections} connections, ` +
+        `${opts.warmupSeconds} s warm-up, ${opts.rounds} rounds of ${opts.durationSeconds} s per server`,
+    );
+
+    const servers = [
+      { name: OWLET, url: owlet.url, pid: owlet.pid },
+      { name: BARE, url: bare.url, pid: bare.pid },
+    ] as const;
+    let owletWarmup: RunFigures | undefined;
+    let bareWarmup: RunFigures | undefined;
+    if (opts.warmupSeconds > 0) {
+      owletWarmup = await load(servers[0].url, signed, opts.connections, opts.warmupSeconds, servers[0].pid);
+      bareWarmup = await load(servers[1].url, signed, opts.connections, opts.warmupSeconds, servers[1].pid);
+    }
+
+    const owletRounds: RunFigures[] = [];
+    const bareRounds: RunFigures[] = [];
+    for (let round = 0; round < opts.rounds; round++) {
+      // Alternating which server goes first keeps a drift in the machine's load from favouring one.
+      const order = round % 2 === 0 ? [servers[0], servers[1]] : [servers[1], servers[0]];
+      for (const server of order) {
+        const run = await load(server.url, signed, opts.connections, opts.durationSeconds, server.pid);
+        (server.name === OWLET ? owletRounds : bareRounds).push(run);
+        progress(
+          `  round ${round + 1} ${server.name.padEnd(15)} ${formatCount(run.requestsPerSecond).padStart(7)} req/s  ` +
+            `p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ${Math.round(run.cpuMicrosPerRequest)} µs CPU/request`,
+        );
+      }
+    }
+
+    const owletFigures = figures(OWLET, owletRounds, owletWarmup);
+    const bareFigures = figures(BARE, bareRounds, bareWarmup);
+    const m = machine();
+    return {
+      benchmark: spec.benchmark,
+      operation: spec.operation,
+      date: new Date().toISOString(),
+      node: m.node,
+      cpus: m.cpus,
+      machine: m,
+      options: opts,
+      owlet: owletFigures,
+      bare: bareFigures,
+      ratio: owletFigures.medianRequestsPerSecond / bareFigures.medianRequestsPerSecond,
+      roundRatios: owletRounds.map((r, i) => r.requestsPerSecond / bareRounds[i]!.requestsPerSecond),
+      target: 0.5,
+    };
+  } finally {
+    // Stopped one at a time, each by its own process id.
+    await bare?.stop();
+    if (owlet) await owlet.stop();
+    else dir.remove();
+  }
+}
+
+function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function formatReport(result: ThroughputResult): string {
+  const rows = [result.owlet, result.bare].map((s) => [
+    s.server,
+    formatCount(s.medianRequestsPerSecond),
+    String(s.medianLatencyP50Ms),
+    String(s.medianLatencyP99Ms),
+    String(Math.round(median(s.rounds.map((r) => r.bytesPerResponse)))),
+    String(Math.round(s.medianCpuMicrosPerRequest)),
+    s.rounds.map((r) => formatCount(r.requestsPerSecond)).join(' / '),
+  ]);
+  const head = ['server', 'req/s (median)', 'p50 ms', 'p99 ms', 'bytes/response', 'CPU µs/request', 'req/s per round'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const percent = Math.round(result.ratio * 100);
+  return [
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+    `${result.operation} throughput: Owlet ${formatCount(result.owlet.medianRequestsPerSecond)} req/s vs bare node:http ` +
+      `${formatCount(result.bare.medianRequestsPerSecond)} req/s = ${percent}%` +
+      ` (target ${Math.round(result.target * 100)}%: ${result.ratio >= result.target ? 'met' : 'not met'})`,
+    `Owlet / bare node:http within each round: ${result.roundRatios.map((r) => `${Math.round(r * 100)}%`).join(' / ')}`,
+    `CPU per request: Owlet ${Math.round(result.owlet.medianCpuMicrosPerRequest)} µs, bare node:http ` +
+      `${Math.round(result.bare.medianCpuMicrosPerRequest)} µs (bare / Owlet = ` +
+      `${Math.round((result.bare.medianCpuMicrosPerRequest / result.owlet.medianCpuMicrosPerRequest) * 100)}%)`,
+  ].join('\n');
+}
+
+/** The row of the summary table. */
+export function throughputRow(result: ThroughputResult): { figure: string; owlet: string; baseline: string; target: { text: string; met: boolean } } {
+  return {
+    figure: `${result.operation} throughput (${result.options.connections} connections)`,
+    owlet:
+      `${formatCount(result.owlet.medianRequestsPerSecond)} req/s (${Math.round(result.ratio * 100)}%), ` +
+      `${Math.round(result.owlet.medianCpuMicrosPerRequest)} µs CPU/req`,
+    baseline:
+      `bare node:http, same body: ${formatCount(result.bare.medianRequestsPerSecond)} req/s, ` +
+      `${Math.round(result.bare.medianCpuMicrosPerRequest)} µs CPU/req`,
+    target: { text: `≥ ${Math.round(result.target * 100)}% of bare`, met: result.ratio >= result.target },
+  };
+}
+
+/**
+ * `--connections`, `--duration`, `--rounds` and `--warmup` override the defaults; `--cpu-prof` has both
+ * servers write a CPU profile (open it in Chrome DevTools) into bench/results/. Other options are left to
+ * whoever else reads the command line.
+ */
+export function parseOptions(argv: readonly string[]): Partial<ThroughputOptions> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      warmup: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+    },
+    strict: false,
+  });
+  const options: Partial<ThroughputOptions> = {};
+  const number = (name: string, value: string | boolean | undefined, min: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} takes a whole number of at least ${min}`);
+    return n;
+  };
+  const connections = number('connections', values.connections, 1);
+  const duration = number('duration', values.duration, 1);
+  const rounds = number('rounds', values.rounds, 1);
+  const warmup = number('warmup', values.warmup, 0);
+  if (connections !== undefined) options.connections = connections;
+  if (duration !== undefined) options.durationSeconds = duration;
+  if (rounds !== undefined) options.rounds = rounds;
+  if (warmup !== undefined) options.warmupSeconds = warmup;
+  if (values['cpu-prof']) options.cpuProfileDir = RESULTS_DIR;
+  return options;
+}
