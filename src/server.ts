@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
 import { notebookHandlers } from './api/notebooks.js';
+import { sessionEndpointHandlers } from './api/session-endpoints.js';
 import { sessionHandlers } from './api/sessions.js';
 import { taggingHandlers } from './api/tagging.js';
 import { unavailableOperation } from './api/unavailable.js';
 import { createWorkGroup, PRIMARY_WORKGROUP, workGroupHandlers } from './api/workgroups.js';
 import type { OwletConfig } from './config/config.js';
 import { projectRoot } from './config/paths.js';
+import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
 import { LocalResultStore } from './results/local-result-store.js';
@@ -31,6 +33,8 @@ export interface RunningOwlet {
   log: Logger;
   store: StateStore;
   sessions: SessionManager;
+  /** The Spark Connect endpoint of every session (GetSessionEndpoint). */
+  connectEndpoint: string;
   stop(): Promise<void>;
 }
 
@@ -41,6 +45,8 @@ export interface StartOptions {
   engine?: EngineAdapter;
   /** How often the idle reaper looks (tests make it quick). */
   reaperIntervalMs?: number;
+  /** The Spark Connect proxy's port and token lifetime, over the configuration's (tests shorten the lifetime). */
+  connect?: { port?: number; tokenLifetimeMs?: number };
 }
 
 /** Creates the workgroups of a fresh data directory: Athena's `primary`, and the ready Spark workgroup. */
@@ -70,6 +76,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     now,
   });
   let sessions: SessionManager | undefined;
+  let connect: SparkConnectProxy | undefined;
   try {
     await seedFreshStore(store, config, now());
     const local = config.resultsS3 ? undefined : new LocalResultStore(join(config.dataDir, 's3'));
@@ -106,12 +113,26 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),
     });
     await sessions.start();
+    const connectSettings = { port: config.connectPort, tokenLifetimeMs: config.connectTokenLifetimeMs, ...options.connect };
+    const liveSessions = sessions;
+    connect = new SparkConnectProxy({
+      host: config.host,
+      port: connectSettings.port,
+      tokenLifetimeMs: connectSettings.tokenLifetimeMs,
+      log,
+      now,
+      upstreamOf: (sessionId) => liveSessions.liveSparkConnect(sessionId),
+    });
+    await connect.listen();
+    const proxy = connect;
+    sessions.useConnectActivity((sessionId) => proxy.activity(sessionId));
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
         ...taggingHandlers({ store, accountId: config.accountId }),
         ...sessionHandlers({ store, sessions }),
+        ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
         ...notebookHandlers({ store, results, now, log }),
       },
       unavailableOperation,
@@ -136,9 +157,11 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       log,
       store,
       sessions,
+      connectEndpoint: connect.endpointUrl,
       stop() {
         stopping ??= (async () => {
           await server.close();
+          await connect!.close();
           await sessions!.dispose();
           await store.close();
         })();
@@ -146,6 +169,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       },
     };
   } catch (error) {
+    await connect?.close();
     await sessions?.dispose();
     await store.close();
     throw error;

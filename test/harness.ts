@@ -47,6 +47,8 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     // Tests that are not about the warm pool start no runner ahead of time.
     warmPoolSize: 0,
     warmPoolShrinkMinutes: DEFAULTS.warmPoolShrinkMinutes,
+    connectPort: 0,
+    connectTokenLifetimeMs: DEFAULTS.connectTokenLifetimeMs,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;

@@ -26,6 +26,7 @@ import {
   UpdateNotebookMetadataCommand,
 } from '@aws-sdk/client-athena';
 import { FakeEngine } from '../src/engine/fake-engine.js';
+import { eventually, rejectsWith } from './assertions.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/AthenaSpark';
@@ -41,25 +42,6 @@ const PAYLOAD =
   '   {"cell_type": "raw", "metadata": {}, "source": ""}]}   ';
 
 const notebookJson = (cells: unknown[] = []): string => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells });
-
-async function rejectsWith(promise: Promise<unknown>, type: new (...args: never[]) => Error, message: string | RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
-    if (typeof message === 'string') assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    return true;
-  });
-}
-
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last saw ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('notebooks through @aws-sdk/client-athena', () => {
   let owlet: TestOwlet;

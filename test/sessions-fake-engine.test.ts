@@ -27,17 +27,8 @@ import { tmpdir } from 'node:os';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import type { SessionRecord } from '../src/sessions/records.js';
 import { SqliteStateStore } from '../src/store/sqlite-state-store.js';
+import { eventually } from './assertions.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
-
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last saw ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('sessions and calculations on the fake engine', () => {
   let owlet: TestOwlet;

@@ -36,11 +36,19 @@ MAX_SOCKET_PATH_BYTES = 107
 class ProtocolError(Exception):
     """A message the runner cannot act on; reported to the client as an ``error`` event."""
 
-    def __init__(self, message: str, calculation_id: str | None = None, session_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        calculation_id: str | None = None,
+        session_id: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.calculation_id = calculation_id
         # The session a refused `configure` named, so that the server can tell which request was refused.
         self.session_id = session_id
+        # The requestId of a refused request that carries one (`executors`).
+        self.request_id = request_id
 
 
 def encode_message(message: dict[str, Any]) -> bytes:
@@ -214,6 +222,8 @@ class ControlServer:
                     event["id"] = error.calculation_id
                 if error.session_id is not None:
                     event["sessionId"] = error.session_id
+                if error.request_id is not None:
+                    event["requestId"] = error.request_id
                 self.send(event)
             except Exception:  # noqa: BLE001 - a bug must not end the connection thread silently
                 log.exception("handling a message failed")

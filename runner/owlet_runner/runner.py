@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import queue
+import secrets
 import signal
 import threading
 import time
@@ -34,7 +35,9 @@ from owlet_runner.output_capture import CalculationOutputCapture
 from owlet_runner.progress import ProgressPoller, TaskProgress
 from owlet_runner.protocol import ControlServer, ProtocolError
 from owlet_runner.rich_output import OutputCollector
+from owlet_runner.spark_info import ConnectServer, connect_port, executor_list
 from owlet_runner.spark_session import (
+    CONNECT_TOKEN_PROPERTY,
     SessionConfig,
     SessionConfigError,
     SparkStartError,
@@ -97,6 +100,11 @@ class SessionRunner:
         self._reason: str | None = None
         self._spark_version: str | None = None
         self._spark_ui: str | None = None
+        # When Spark's driver started (SparkContext.startTime, epoch milliseconds).
+        self._spark_started_at: int | None = None
+        # The driver's Spark Connect server, or why there is none.
+        self._connect: ConnectServer | None = None
+        self._connect_error: str | None = None
         self._current: Calculation | None = None
         self._shutting_down = False
         # The session this runner serves: from config.json, or from `configure` for a pooled runner.
@@ -165,9 +173,13 @@ class SessionRunner:
             with self._lock:
                 self._session_id = config.session_id
                 self._work_group = config.work_group
-            spark = build_spark_session(config)
+            # The Connect server's token is made here and told only to the server (over the authenticated
+            # socket), whose proxy adds it to the requests of clients that showed a valid session token.
+            connect_token = config.spark_properties.get(CONNECT_TOKEN_PROPERTY) or secrets.token_urlsafe(32)
+            spark = build_spark_session(config, connect_token)
             spark_version = spark.version
             spark_ui = spark.sparkContext.uiWebUrl
+            spark_started_at = int(spark.sparkContext.startTime)
             # One small job before `ready`: the first job of a JVM pays for loading and compiling Spark's
             # planner and scheduler (seconds on a small machine). Paid here, it is not paid by the user's
             # first calculation, and a cancel of that calculation does not wait for it.
@@ -181,6 +193,13 @@ class SessionRunner:
             return
         if self._session_log is not None:
             _route_pyspark_query_loggers(self._session_log)
+        connect: ConnectServer | None = None
+        connect_error: str | None = None
+        try:
+            connect = ConnectServer(connect_port(spark), connect_token)
+        except Exception as error:  # noqa: BLE001 - the session works without Connect; GetSessionEndpoint says why
+            log.warning("no Spark Connect server in this driver", exc_info=True)
+            connect_error = exception_line(error)
         self._spark = spark
         namespace = create_session_namespace({"spark": spark, "sc": spark.sparkContext})
         collector = OutputCollector()
@@ -193,11 +212,33 @@ class SessionRunner:
             self._state = IDLE
             self._spark_version = spark_version
             self._spark_ui = spark_ui
-        log.info("Spark %s ready in %.1f s, UI %s", spark_version, time.monotonic() - started_at, spark_ui)
+            self._spark_started_at = spark_started_at
+            self._connect = connect
+            self._connect_error = connect_error
+        log.info(
+            "Spark %s ready in %.1f s, UI %s, Spark Connect on port %s",
+            spark_version,
+            time.monotonic() - started_at,
+            spark_ui,
+            connect.port if connect is not None else "none",
+        )
         ready: dict[str, Any] = {"event": "ready", "sparkVersion": spark_version}
-        if spark_ui:
-            ready["sparkUi"] = spark_ui
+        with self._lock:
+            ready.update(self._driver_facts())
         self._send(ready)
+
+    def _driver_facts(self) -> dict[str, Any]:
+        """What ready, status and configured tell of the running driver. Callers hold the lock."""
+        facts: dict[str, Any] = {}
+        if self._spark_ui:
+            facts["sparkUi"] = self._spark_ui
+        if self._spark_started_at is not None:
+            facts["startedAt"] = self._spark_started_at
+        if self._connect is not None:
+            facts["connect"] = self._connect.as_json()
+        elif self._connect_error is not None:
+            facts["connectError"] = self._connect_error
+        return facts
 
     def _check_spark_jvm(self) -> None:
         """A driver JVM that died (the kernel's OOM killer, a crash) leaves the runner unable to run anything;
@@ -306,6 +347,8 @@ class SessionRunner:
             self._configure(message)
         elif op == "cancel":
             self._accept_cancel(message)
+        elif op == "executors":
+            self._send_executors(message)
         elif op == "shutdown":
             self.request_shutdown()
         else:
@@ -384,14 +427,39 @@ class SessionRunner:
             )
         else:
             log.info("configured for session %s; applied %s", session_id, ", ".join(applied) or "nothing")
-        self._send(
-            {
-                "event": "configured",
-                "sessionId": session_id,
-                "applied": applied,
-                "refused": [refusal.as_json() for refusal in refused],
-            }
-        )
+        configured: dict[str, Any] = {
+            "event": "configured",
+            "sessionId": session_id,
+            "applied": applied,
+            "refused": [refusal.as_json() for refusal in refused],
+        }
+        # A pooled runner's Connect server started with it; the session it now serves is reached through it.
+        with self._lock:
+            if not refused and self._connect is not None:
+                configured["connect"] = self._connect.as_json()
+        self._send(configured)
+
+    def _send_executors(self, message: dict[str, Any]) -> None:
+        """Answers `executors` with what Spark's status store says. Runs on the connection thread, beside a
+        calculation on the main thread: a status store read is a few py4j calls of well under a millisecond
+        each, and takes no lock the calculation holds."""
+        request_id = message.get("requestId")
+        if request_id is not None and not isinstance(request_id, str):
+            raise ProtocolError("executors: requestId must be a string")
+        with self._lock:
+            spark = self._spark
+            state = self._state
+        if spark is None:
+            raise ProtocolError(f"the runner is {state}: Spark is not running", request_id=request_id)
+        try:
+            executors = executor_list(spark)
+        except Exception as error:  # noqa: BLE001 - Spark's failure is the answer
+            log.warning("cannot list the executors", exc_info=True)
+            raise ProtocolError(f"cannot list the executors: {exception_line(error)}", request_id=request_id) from None
+        answer: dict[str, Any] = {"event": "executors", "executors": executors}
+        if request_id is not None:
+            answer["requestId"] = request_id
+        self._send(answer)
 
     def _session_info(self) -> SessionInfo:
         with self._lock:
@@ -489,8 +557,7 @@ class SessionRunner:
                 status["reason"] = self._reason
             if self._spark_version is not None:
                 status["sparkVersion"] = self._spark_version
-            if self._spark_ui is not None:
-                status["sparkUi"] = self._spark_ui
+            status.update(self._driver_facts())
         self._send(status)
 
     def _send_progress(self, calculation_id: str, progress: TaskProgress) -> None:

@@ -21,6 +21,12 @@ DEFAULT_LOG_LEVEL = "WARN"
 # The application name of a runner started without a session (a pooled one), unless config.json names one.
 POOLED_APP_NAME = "owlet-session"
 
+CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
+# The Connect server's pre-shared token: a setting of that name wins over the environment variable, which is
+# how the runner passes its own token (see build_spark_session).
+CONNECT_TOKEN_PROPERTY = "spark.connect.authenticate.token"
+CONNECT_TOKEN_ENVIRONMENT = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
+
 # Settings Owlet applies before the session's own SparkProperties, which may override any of them (a session
 # on a remote master must advertise a reachable driver host, for example).
 RUNNER_SPARK_DEFAULTS: dict[str, str] = {
@@ -33,6 +39,12 @@ RUNNER_SPARK_DEFAULTS: dict[str, str] = {
     "spark.ui.port": "0",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
+    # Spark Connect served by this driver, for GetSessionEndpoint: on the loopback interface only, on any free
+    # port (the runner reports it), and behind a token (connect_token_environment) that only the Owlet server
+    # learns, so that nobody reaches the driver without going through the server's token-checking proxy.
+    "spark.plugins": CONNECT_PLUGIN,
+    "spark.connect.grpc.binding.address": "127.0.0.1",
+    "spark.connect.grpc.binding.port": "0",
 }
 
 
@@ -86,6 +98,10 @@ class SessionConfig:
             settings["spark.driver.memory"] = self.driver_memory
         settings.update(RUNNER_SPARK_DEFAULTS)
         settings.update(self.spark_properties)
+        # A session's own plugins come with Spark Connect, not instead of it: GetSessionEndpoint needs it.
+        plugins = [name.strip() for name in settings["spark.plugins"].split(",") if name.strip()]
+        if CONNECT_PLUGIN not in plugins:
+            settings["spark.plugins"] = ",".join([*plugins, CONNECT_PLUGIN])
         return settings
 
 
@@ -109,7 +125,12 @@ def _property_value(value: Any) -> str:
     return str(value)
 
 
-def build_spark_session(config: SessionConfig) -> SparkSession:
+def build_spark_session(config: SessionConfig, connect_token: str | None = None) -> SparkSession:
+    """Starts the session's SparkSession. ``connect_token`` is the token Spark Connect clients must present;
+    it reaches the JVM through its environment, never its command line (PySpark passes every setting of the
+    builder to spark-submit as ``--conf k=v``, which any user of the machine can read in the process list),
+    and it is gone from this process's environment once the JVM has started, so that calculations and the
+    programs they start do not inherit it."""
     # The JVM and Python workers inherit the environment, so these must be set before the gateway starts.
     # SPARK_LOCAL_IP is what the Spark UI binds to (spark.driver.bindAddress covers only the RPC endpoints);
     # without PYSPARK_PYTHON, Python workers would run whatever `python3` is on PATH, not this virtualenv.
@@ -122,6 +143,8 @@ def build_spark_session(config: SessionConfig) -> SparkSession:
     for key, value in config.spark_settings().items():
         builder = builder.config(key, value)
     log_offset = _session_log_size()
+    if connect_token is not None:
+        os.environ[CONNECT_TOKEN_ENVIRONMENT] = connect_token
     try:
         spark = builder.getOrCreate()
     except Exception as error:
@@ -129,6 +152,8 @@ def build_spark_session(config: SessionConfig) -> SparkSession:
         if detail is None:
             raise
         raise SparkStartError(detail) from error
+    finally:
+        os.environ.pop(CONNECT_TOKEN_ENVIRONMENT, None)
     spark.sparkContext.setLogLevel(config.log_level)
     return spark
 

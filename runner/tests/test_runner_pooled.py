@@ -106,6 +106,9 @@ def test_configure_applies_runtime_properties_and_gives_the_session(runner: Runn
             "sparkProperties": {"spark.sql.shuffle.partitions": 7, "spark.driver.memory": "1g"},
         },
     )
+    # The Connect server started with the pooled runner, and is the session's from now on.
+    connect = answer.pop("connect")
+    assert isinstance(connect["port"], int) and connect["token"]
     assert answer == {
         "event": "configured",
         "sessionId": SESSION_ID,

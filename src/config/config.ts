@@ -34,6 +34,10 @@ export interface OwletConfig {
   warmPoolSize: number;
   /** The warm pool empties itself after this many minutes without a StartSession. */
   warmPoolShrinkMinutes: number;
+  /** The Spark Connect proxy's port (0: a free one), the port GetSessionEndpoint's EndpointUrl names. */
+  connectPort: number;
+  /** How long a GetSessionEndpoint AuthToken is accepted. */
+  connectTokenLifetimeMs: number;
   /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
   resultsS3?: {
     endpoint?: string;
@@ -60,6 +64,9 @@ export const DEFAULTS = {
   // One ready runner (a JVM of about half a GiB) makes the first session of a small machine warm too.
   warmPoolSize: 1,
   warmPoolShrinkMinutes: 30,
+  connectPort: 0,
+  // Athena's tokens last about 29 minutes, by clients that renew them (spec/athena-behaviour.md §10).
+  connectTokenLifetimeMs: 30 * 60_000,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
@@ -101,6 +108,15 @@ export interface ConfigOptions {
   logLevel?: string;
 }
 
+function connectSettings(env: NodeJS.ProcessEnv): { connectPort: number; connectTokenLifetimeMs: number } {
+  const port = env.OWLET_CONNECT_PORT ? Number(env.OWLET_CONNECT_PORT) : DEFAULTS.connectPort;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('OWLET_CONNECT_PORT must be a port number (0 picks a free one)');
+  const seconds = env.OWLET_CONNECT_TOKEN_SECONDS;
+  const lifetime = seconds ? Number(seconds) * 1000 : DEFAULTS.connectTokenLifetimeMs;
+  if (!Number.isFinite(lifetime) || lifetime <= 0) throw new Error('OWLET_CONNECT_TOKEN_SECONDS must be a positive number');
+  return { connectPort: port, connectTokenLifetimeMs: lifetime };
+}
+
 export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = process.env): OwletConfig {
   const dataDir = resolve(options.dataDir ?? env.OWLET_DATA_DIR ?? DEFAULTS.dataDir);
   const { credentials, generated } = resolveCredentials(dataDir, env);
@@ -120,6 +136,7 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     cancelDeadlineMs: env.OWLET_CANCEL_DEADLINE_MS ? Number(env.OWLET_CANCEL_DEADLINE_MS) : DEFAULTS.cancelDeadlineMs,
     warmPoolSize: env.OWLET_WARM_POOL_SIZE ? Number(env.OWLET_WARM_POOL_SIZE) : DEFAULTS.warmPoolSize,
     warmPoolShrinkMinutes: env.OWLET_WARM_POOL_SHRINK_MINUTES ? Number(env.OWLET_WARM_POOL_SHRINK_MINUTES) : DEFAULTS.warmPoolShrinkMinutes,
+    ...connectSettings(env),
     ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
       ? {
           resultsS3: {

@@ -31,8 +31,40 @@ export interface CalculationOutcome {
   progress: CalculationProgress;
 }
 
+/** The Spark Connect server a driver runs: on 127.0.0.1, requiring `token` (a bearer token) from clients. */
+export interface SparkConnectServer {
+  port: number;
+  token: string;
+}
+
+/** What a runner tells of its driver once Spark is up. */
+export interface DriverInfo {
+  sparkVersion: string;
+  /** The live Spark UI (`http://127.0.0.1:41025`), unless the session turned the UI off. */
+  sparkUi?: string;
+  /** When Spark's driver started, in milliseconds since the epoch. */
+  startedAt?: number;
+  connect?: SparkConnectServer;
+  /** Why the driver has no Spark Connect server, when it has none. */
+  connectError?: string;
+}
+
+/** An executor as Spark's status store knows it (the driver is one, with the id `driver`). */
+export interface SparkExecutor {
+  id: string;
+  isDriver: boolean;
+  hostPort: string;
+  active: boolean;
+  /** Milliseconds since the epoch. */
+  addTime: number;
+  removeTime?: number;
+  removeReason?: string;
+  totalCores: number;
+  maxMemory: number;
+}
+
 export type RunnerEvent =
-  | { type: 'ready'; sparkVersion: string; sparkUi?: string }
+  | { type: 'ready'; driver: DriverInfo }
   | { type: 'failed'; reason: string }
   | { type: 'started'; id: string }
   | { type: 'progress'; id: string; progress: CalculationProgress }
@@ -53,6 +85,10 @@ export interface Runner {
   readonly pid: number;
   /** The runner's own directory (socket, secret, pid, log). */
   readonly dir: string;
+  /** What the runner told of its driver, once Spark is up (a pooled runner's, before any session). */
+  readonly driver: DriverInfo | undefined;
+  /** The executors of the runner's driver, as Spark reports them now; fails when Spark is not running. */
+  executors(): Promise<SparkExecutor[]>;
   /**
    * Makes a pooled runner the runner of `sessionId`, applying the session's Spark properties where Spark
    * allows it at runtime. Only before its first calculation.

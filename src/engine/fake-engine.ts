@@ -3,9 +3,20 @@
 //   `wait`       runs until cancelled          `stubborn`  runs and ignores cancels
 //   `raise ...`  fails with `RuntimeError: ...`  anything else completes, printing `ran: <code>`
 // Configured with Spark properties, it refuses `spark.driver.*` ones, as Spark refuses static settings.
+// Its drivers have a made-up Spark UI address, a Spark Connect server only when the engine is given one (a
+// test's stand-in), and one executor, the driver, to which a test may add more.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfigureResult, EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
+import type {
+  ConfigureResult,
+  DriverInfo,
+  EngineAdapter,
+  Runner,
+  RunnerEventListener,
+  RunnerLaunch,
+  SparkConnectServer,
+  SparkExecutor,
+} from './engine.js';
 
 export class FakeRunner implements Runner {
   static nextPid = 100_000;
@@ -15,10 +26,16 @@ export class FakeRunner implements Runner {
   readonly executed: string[] = [];
   /** The session a pooled runner was given by `configure`. */
   configuredFor: string | undefined;
+  driver: DriverInfo | undefined;
+  /** What `executors` answers besides the driver; a test adds workers here. */
+  readonly workers: SparkExecutor[] = [];
+  /** When set, `executors` fails with this message. */
+  executorsFailure: string | undefined;
 
   constructor(
     readonly launch: RunnerLaunch,
     private emit: RunnerEventListener,
+    private readonly connect?: SparkConnectServer,
   ) {}
 
   get dir(): string {
@@ -77,8 +94,30 @@ export class FakeRunner implements Runner {
     this.stopped = true;
   }
 
+  async executors(): Promise<SparkExecutor[]> {
+    if (this.stopped) throw new Error('the runner is gone');
+    if (this.executorsFailure !== undefined) throw new Error(this.executorsFailure);
+    if (!this.driver) throw new Error('Spark is not running');
+    const driver: SparkExecutor = {
+      id: 'driver',
+      isDriver: true,
+      hostPort: '127.0.0.1:40000',
+      active: true,
+      addTime: this.driver.startedAt ?? 0,
+      totalCores: 2,
+      maxMemory: 455_501_414,
+    };
+    return [driver, ...this.workers];
+  }
+
   emitReady(): void {
-    this.emit({ type: 'ready', sparkVersion: 'fake' });
+    this.driver = {
+      sparkVersion: 'fake',
+      sparkUi: `http://127.0.0.1:${4040 + (this.pid % 1000)}`,
+      startedAt: Date.now(),
+      ...(this.connect ? { connect: this.connect } : { connectError: 'the fake engine runs no Spark Connect server' }),
+    };
+    this.emit({ type: 'ready', driver: this.driver });
   }
 
   /** The runner dies on its own. */
@@ -94,9 +133,11 @@ export class FakeEngine implements EngineAdapter {
   failStart: string | undefined;
   /** When false, runners stay starting until `ready()` is called. */
   autoReady = true;
+  /** The Spark Connect server runners report (a test's stand-in for the driver's); none when unset. */
+  connect: SparkConnectServer | undefined;
 
   async launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner> {
-    const runner = new FakeRunner(launch, onEvent);
+    const runner = new FakeRunner(launch, onEvent, this.connect);
     this.runners.push(runner);
     if (this.failStart !== undefined) {
       const reason = this.failStart;

@@ -7,7 +7,16 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CalculationOutcome, ConfigureResult, EngineAdapter, Runner, RunnerEventListener, RunnerLaunch } from './engine.js';
+import type {
+  CalculationOutcome,
+  ConfigureResult,
+  DriverInfo,
+  EngineAdapter,
+  Runner,
+  RunnerEventListener,
+  RunnerLaunch,
+  SparkExecutor,
+} from './engine.js';
 
 export interface LocalRunnerEngineOptions {
   /** The Python that has pyspark (the project's .venv/bin/python). */
@@ -50,6 +59,37 @@ function isAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long the runner may take to answer `executors` (a few py4j calls, normally milliseconds). */
+const EXECUTORS_TIMEOUT_MS = 10_000;
+
+/** The driver facts of a `ready` or `status` message (docs/runner-protocol.md). */
+function driverInfo(m: RunnerMessage): DriverInfo {
+  const info: DriverInfo = { sparkVersion: String(m.sparkVersion ?? '') };
+  if (typeof m.sparkUi === 'string' && m.sparkUi !== '') info.sparkUi = m.sparkUi;
+  if (typeof m.startedAt === 'number') info.startedAt = m.startedAt;
+  const connect = m.connect as { port?: unknown; token?: unknown } | undefined;
+  if (connect && typeof connect.port === 'number' && typeof connect.token === 'string') {
+    info.connect = { port: connect.port, token: connect.token };
+  }
+  if (typeof m.connectError === 'string') info.connectError = m.connectError;
+  return info;
+}
+
+function sparkExecutors(value: unknown): SparkExecutor[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((raw: Record<string, unknown>) => ({
+    id: String(raw.id),
+    isDriver: raw.isDriver === true,
+    hostPort: String(raw.hostPort ?? ''),
+    active: raw.active === true,
+    addTime: Number(raw.addTime ?? 0),
+    ...(typeof raw.removeTime === 'number' ? { removeTime: raw.removeTime } : {}),
+    ...(typeof raw.removeReason === 'string' ? { removeReason: raw.removeReason } : {}),
+    totalCores: Number(raw.totalCores ?? 0),
+    maxMemory: Number(raw.maxMemory ?? 0),
+  }));
+}
+
 class LocalRunner implements Runner {
   private socket: Socket | undefined;
   private buffered = '';
@@ -59,6 +99,10 @@ class LocalRunner implements Runner {
   private configuring: { sessionId: string; resolve: (r: ConfigureResult) => void; reject: (e: Error) => void } | undefined;
   /** Whether Spark is up: before that the runner holds no user state, and cannot act on messages yet. */
   private ready = false;
+  driver: DriverInfo | undefined;
+  /** `executors` requests waiting for their answer, by requestId. */
+  private readonly executorRequests = new Map<string, { resolve: (e: SparkExecutor[]) => void; reject: (e: Error) => void }>();
+  private nextRequest = 1;
 
   constructor(
     readonly pid: number,
@@ -96,6 +140,7 @@ class LocalRunner implements Runner {
     if (this.exited) return;
     this.exited = true;
     this.configuring?.reject(new Error(reason));
+    for (const request of [...this.executorRequests.values()]) request.reject(new Error(reason));
     this.socket?.destroy();
     for (const w of this.exitWaiters.splice(0)) w();
     if (!this.shuttingDown) this.emit({ type: 'lost', reason });
@@ -162,14 +207,23 @@ class LocalRunner implements Runner {
   private onMessage(m: RunnerMessage): void {
     switch (m.event) {
       case 'status':
-        if (m.state === 'idle' || m.state === 'busy') this.ready = true;
-        if (m.state === 'idle') this.emit({ type: 'ready', sparkVersion: String(m.sparkVersion ?? ''), ...(m.sparkUi ? { sparkUi: String(m.sparkUi) } : {}) });
+        if (m.state === 'idle' || m.state === 'busy') {
+          this.ready = true;
+          this.driver = driverInfo(m);
+        }
+        if (m.state === 'idle') this.emit({ type: 'ready', driver: this.driver! });
         else if (m.state === 'failed') this.emit({ type: 'failed', reason: String(m.reason ?? 'unknown') });
         return;
       case 'ready':
         this.ready = true;
-        this.emit({ type: 'ready', sparkVersion: String(m.sparkVersion ?? ''), ...(m.sparkUi ? { sparkUi: String(m.sparkUi) } : {}) });
+        this.driver = driverInfo(m);
+        this.emit({ type: 'ready', driver: this.driver });
         return;
+      case 'executors': {
+        const request = typeof m.requestId === 'string' ? this.executorRequests.get(m.requestId) : undefined;
+        request?.resolve(sparkExecutors(m.executors));
+        return;
+      }
       case 'failed':
         this.emit({ type: 'failed', reason: String(m.reason ?? 'unknown') });
         return;
@@ -201,6 +255,8 @@ class LocalRunner implements Runner {
         // The runner names the session in its answer to a configure it cannot take.
         if (this.configuring && m.sessionId === this.configuring.sessionId) {
           this.configuring.reject(new Error(`the runner refused configure: ${String(m.message)}`));
+        } else if (typeof m.requestId === 'string' && this.executorRequests.has(m.requestId)) {
+          this.executorRequests.get(m.requestId)!.reject(new Error(String(m.message)));
         } else {
           this.o.log.warn({ pid: this.pid, message: m.message }, 'runner refused a message');
         }
@@ -213,6 +269,25 @@ class LocalRunner implements Runner {
   private send(message: Record<string, unknown>): void {
     if (!this.socket || this.socket.destroyed) throw new Error('the runner is not connected');
     this.socket.write(`${JSON.stringify(message)}\n`);
+  }
+
+  executors(): Promise<SparkExecutor[]> {
+    const requestId = String(this.nextRequest++);
+    return new Promise<SparkExecutor[]>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error('the runner did not answer executors in time')), EXECUTORS_TIMEOUT_MS);
+      const done = (outcome: SparkExecutor[] | Error): void => {
+        clearTimeout(timer);
+        this.executorRequests.delete(requestId);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      this.executorRequests.set(requestId, { resolve: done, reject: done });
+      try {
+        this.send({ op: 'executors', requestId });
+      } catch (error) {
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
   }
 
   async execute(id: string, code: string, dir: string): Promise<void> {

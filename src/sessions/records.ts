@@ -37,6 +37,14 @@ export interface SessionRecord {
   /** The calculation running now, if any. */
   CurrentCalculation?: string;
   Runner?: { pid: number; dir: string };
+  /** The live Spark UI of the session's driver (`http://127.0.0.1:41025`); it stops with the session. */
+  SparkUi?: string;
+  /**
+   * The session's coordinator, its Spark driver: kept so that ListExecutors can still list it once the
+   * session has ended. `StartDateTime` is when it joined the session (a pooled runner's driver started
+   * earlier, without a session).
+   */
+  Coordinator?: { ExecutorId: string; StartDateTime: number };
 }
 
 export interface CalculationRecord {

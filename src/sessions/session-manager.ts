@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { open, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CalculationExecutionState, SessionState } from '../generated/athena-model.js';
-import type { CalculationOutcome, EngineAdapter, Runner, RunnerEvent } from '../engine/engine.js';
+import type { CalculationExecutionState, ExecutorState, ExecutorType, SessionState } from '../generated/athena-model.js';
+import type { CalculationOutcome, DriverInfo, EngineAdapter, Runner, RunnerEvent, SparkConnectServer } from '../engine/engine.js';
 import { WarmPool } from './warm-pool.js';
 import { joinKey, parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
@@ -15,6 +15,7 @@ import {
   CALCULATION_TRANSITIONS,
   checkMove,
   FINAL_CALCULATION_STATES,
+  FINAL_SESSION_STATES,
   LIVE_SESSION_STATES,
   SESSION_TRANSITIONS,
 } from './states.js';
@@ -85,6 +86,33 @@ export interface StartSessionRequest {
   tags?: SessionRecord['Tags'];
 }
 
+/** An executor of a session, in Athena's terms (ListExecutors). Times are milliseconds since the epoch. */
+export interface SessionExecutor {
+  id: string;
+  type: Extract<ExecutorType, 'COORDINATOR' | 'WORKER'>;
+  state: ExecutorState;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+/** A session's Spark Connect calls: how many are under way, and when the last one started or ended. */
+export interface ConnectActivity {
+  calls: number;
+  lastAt: number;
+}
+
+/** Spark's id for its driver, the session's coordinator. */
+const DRIVER_ID = 'driver';
+
+/** Keeps what the session record needs of its driver: the live UI's address and the coordinator. */
+function recordDriver(session: SessionRecord, driver: DriverInfo | undefined): void {
+  if (!driver) return;
+  if (driver.sparkUi) session.SparkUi = driver.sparkUi;
+  // The coordinator joined the session when its driver started, or, for a pooled runner's driver that
+  // started before the session existed, when the session did.
+  session.Coordinator ??= { ExecutorId: DRIVER_ID, StartDateTime: Math.max(driver.startedAt ?? 0, session.Status.StartDateTime) };
+}
+
 function progressText(done: number, total: number): string {
   if (total === 0) return '100%';
   return `${Math.floor((done * 100) / total)}% (${done}/${total} tasks)`;
@@ -97,6 +125,8 @@ export class SessionManager {
   private reaper: NodeJS.Timeout | undefined;
   private disposed = false;
   private readonly pool: WarmPool;
+  /** The Spark Connect calls of a session (under way, and when the last one ran), for the idle reaper. */
+  private connectActivity: ((sessionId: string) => ConnectActivity | undefined) | undefined;
 
   constructor(private readonly o: SessionManagerOptions) {
     this.pool = new WarmPool({
@@ -113,6 +143,11 @@ export class SessionManager {
   }
 
   // --- lifecycle of the manager ------------------------------------------------------------------------
+
+  /** Tells the idle reaper where to learn of sessions used through Spark Connect rather than calculations. */
+  useConnectActivity(source: (sessionId: string) => ConnectActivity | undefined): void {
+    this.connectActivity = source;
+  }
 
   /** Recovers what the store says after a restart, and starts the idle reaper. */
   async start(): Promise<void> {
@@ -281,6 +316,7 @@ export class SessionManager {
     await symlink(runner.dir, join(this.o.sessionsDir, id)).catch(() => undefined);
     await this.changeSession(id, (s) => {
       s.Runner = { pid: runner.pid, dir: runner.dir };
+      recordDriver(s, runner.driver);
       return 'IDLE';
     });
     return true;
@@ -417,7 +453,11 @@ export class SessionManager {
     do {
       const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: ['IDLE'], order: 'newest', limit: 100, ...(after ? { after } : {}) });
       for (const { body } of page.records) {
-        const since = body.Status.IdleSinceDateTime;
+        // A session used through Spark Connect is not idle: not while a call runs, nor until its timeout has
+        // passed since the last one ended.
+        const connect = this.connectActivity?.(body.SessionId);
+        if (connect && connect.calls > 0) continue;
+        const since = body.Status.IdleSinceDateTime === undefined ? undefined : Math.max(body.Status.IdleSinceDateTime, connect?.lastAt ?? 0);
         if (since !== undefined && now - since >= body.IdleTimeoutMinutes * this.o.idleMinuteMs) {
           await this.terminate(body.SessionId);
           reaped.push(body.SessionId);
@@ -437,7 +477,11 @@ export class SessionManager {
   private async handleRunnerEvent(sessionId: string, event: RunnerEvent): Promise<void> {
     switch (event.type) {
       case 'ready':
-        await this.changeSession(sessionId, (s) => (s.Status.State === 'CREATING' || s.Status.State === 'CREATED' ? 'IDLE' : undefined));
+        await this.changeSession(sessionId, (s) => {
+          if (FINAL_SESSION_STATES.includes(s.Status.State)) return undefined;
+          recordDriver(s, event.driver);
+          return s.Status.State === 'CREATING' || s.Status.State === 'CREATED' ? 'IDLE' : undefined;
+        });
         return;
       case 'failed':
         await this.failSession(sessionId, `Spark could not start in the session: ${event.reason}`);
@@ -470,6 +514,91 @@ export class SessionManager {
         });
         return;
     }
+  }
+
+  // --- what a session's driver offers besides calculations ---------------------------------------------------
+
+  /**
+   * The session's executors, newest first: what its driver's Spark reports while the session runs (in local
+   * mode the driver alone, the coordinator, which runs the tasks too), and the coordinator as the record keeps
+   * it otherwise.
+   */
+  async executors(sessionId: string): Promise<SessionExecutor[]> {
+    const session = (await this.getSession(sessionId)).body;
+    const coordinator = (state: ExecutorState): SessionExecutor => ({
+      id: session.Coordinator?.ExecutorId ?? DRIVER_ID,
+      type: 'COORDINATOR',
+      state,
+      startedAt: session.Coordinator?.StartDateTime ?? session.Status.StartDateTime,
+      ...(FINAL_SESSION_STATES.includes(session.Status.State) ? { endedAt: session.Status.EndDateTime } : {}),
+    });
+    let executors: SessionExecutor[];
+    switch (session.Status.State) {
+      case 'CREATING':
+      case 'CREATED':
+        executors = [coordinator('CREATING')];
+        break;
+      case 'TERMINATING':
+        executors = [coordinator('TERMINATING')];
+        break;
+      case 'TERMINATED':
+        executors = [coordinator('TERMINATED')];
+        break;
+      case 'FAILED':
+        // A driver that never came up never joined the session: it failed rather than ended.
+        executors = [coordinator(session.Coordinator ? 'TERMINATED' : 'FAILED')];
+        break;
+      default: {
+        const runner = this.runners.get(sessionId);
+        try {
+          if (!runner) throw new Error('the session has no runner');
+          executors = (await runner.executors()).map((e) => ({
+            id: e.id,
+            type: e.isDriver ? 'COORDINATOR' : 'WORKER',
+            state: e.active ? 'REGISTERED' : 'TERMINATED',
+            // The driver's start as the record keeps it, so that it does not change when the session ends.
+            startedAt: e.isDriver ? (session.Coordinator?.StartDateTime ?? Math.max(e.addTime, session.Status.StartDateTime)) : e.addTime,
+            ...(e.removeTime === undefined ? {} : { endedAt: e.removeTime }),
+          }));
+        } catch (error) {
+          // The session is live, so its coordinator is there even when Spark cannot be asked about the rest.
+          this.o.log.warn({ err: error, sessionId }, 'could not ask the runner for its executors');
+          executors = [coordinator('REGISTERED')];
+        }
+      }
+    }
+    return executors.sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
+  /**
+   * Where the session's Spark Connect server listens and the token it requires. Throws SessionStateError,
+   * with a reason to show, when the session has none to offer now.
+   */
+  async sparkConnect(sessionId: string): Promise<SparkConnectServer> {
+    const session = (await this.getSession(sessionId)).body;
+    const state = session.Status.State;
+    if (state === 'CREATING' || state === 'CREATED') {
+      throw new SessionStateError(`Session ${sessionId} is in the ${state} state; its Spark Connect endpoint is available once it is IDLE.`);
+    }
+    const runner = this.runners.get(sessionId);
+    if (!LIVE_SESSION_STATES.includes(state) || state === 'TERMINATING' || !runner) {
+      throw new SessionStateError(`Session ${sessionId} is in the ${state} state; its Spark Connect endpoint ended with it.`);
+    }
+    const driver = runner.driver;
+    if (!driver?.connect) {
+      throw new SessionStateError(
+        `Session ${sessionId} has no Spark Connect endpoint: ${driver?.connectError ?? 'its driver did not report one'}.`,
+      );
+    }
+    return driver.connect;
+  }
+
+  /**
+   * The Spark Connect server of a session that has a running driver, without a store read: the proxy asks
+   * this for every call a client makes. Undefined once the session is ending or has ended.
+   */
+  liveSparkConnect(sessionId: string): SparkConnectServer | undefined {
+    return this.runners.get(sessionId)?.driver?.connect;
   }
 
   // --- calculations --------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ export const SESSION_TRANSITIONS: Readonly<Record<SessionState, readonly Session
 /** The states ListSessions shows without a filter (the model: "an active state like CREATING, CREATED, IDLE, or BUSY"). */
 export const ACTIVE_SESSION_STATES: readonly SessionState[] = ['CREATING', 'CREATED', 'IDLE', 'BUSY'];
 
+/** The states a session ends in. */
+export const FINAL_SESSION_STATES: readonly SessionState[] = ['TERMINATED', 'FAILED'];
+
 /** States in which a session still has a runner that Owlet looks after. */
 export const LIVE_SESSION_STATES: readonly SessionState[] = ['CREATING', 'CREATED', 'IDLE', 'BUSY', 'DEGRADED', 'TERMINATING'];
 

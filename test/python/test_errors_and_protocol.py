@@ -155,21 +155,35 @@ def test_cli_with_other_keys_is_refused(aws_cli, env, code, message):
     assert cli_error(stderr) == (code, message)
 
 
-# Read-only Spark calls not served yet: once a release implements them they answer differently, but start nothing.
+# The session calls about a session's driver, on sessions that do not exist: refused, and nothing starts
+# (test/python/test_session_endpoints.py covers them on a real session).
+UNKNOWN_SESSION = 'c0ffee00-0000-4000-8000-000000000000'
+
+
 @pytest.mark.parametrize(
-    'operation, params',
+    'operation, params, code, message',
     [
-        ('list_executors', {'SessionId': 'c0ffee00-0000-4000-8000-000000000000'}),
-        ('get_session_endpoint', {'SessionId': 'c0ffee00-0000-4000-8000-000000000000'}),
-        ('get_resource_dashboard', {'ResourceARN': 'arn:aws:athena:us-east-1:123456789012:workgroup/spark'}),
+        ('list_executors', {'SessionId': UNKNOWN_SESSION}, 'InvalidRequestException', f'Session {UNKNOWN_SESSION} is not found.'),
+        ('get_session_endpoint', {'SessionId': UNKNOWN_SESSION}, 'InvalidRequestException', f'Session {UNKNOWN_SESSION} is not found.'),
+        (
+            'get_resource_dashboard',
+            {'ResourceARN': f'arn:aws:athena:us-east-1:123456789012:workgroup/spark/session/{UNKNOWN_SESSION}'},
+            'ResourceNotFoundException',
+            f'Resource arn:aws:athena:us-east-1:123456789012:workgroup/spark/session/{UNKNOWN_SESSION} is not found.',
+        ),
+        (
+            'get_resource_dashboard',
+            {'ResourceARN': 'arn:aws:athena:us-east-1:123456789012:workgroup/spark'},
+            'InvalidRequestException',
+            'arn:aws:athena:us-east-1:123456789012:workgroup/spark is not a session ARN. Give '
+            'arn:aws:athena:<region>:<account>:workgroup/<workgroup>/session/<session id>, or the session id.',
+        ),
     ],
 )
-def test_spark_operation_not_available_yet(athena_client, operation, params):
+def test_driver_calls_on_an_unknown_session(athena_client, operation, params, code, message):
     response = refusal(getattr(athena_client, operation), **params)
 
-    op_name = athena_client.meta.method_to_api_mapping[operation]
-    assert response['Error'] == {'Code': 'InvalidRequestException', 'Message': f'{op_name} is not available in this version of Owlet yet.'}
-    assert response['AthenaErrorCode'] == 'INVALID_INPUT'
+    assert response['Error'] == {'Code': code, 'Message': message}
 
 
 @pytest.mark.parametrize(
@@ -189,9 +203,11 @@ def test_sql_operations_are_not_served(athena_client, operation, params):
 
 
 def test_unavailable_operations_through_the_cli(aws_cli):
-    exit_code, _, stderr = aws_cli('athena', 'list-executors', '--session-id', 'c0ffee00-0000-4000-8000-000000000000')
+    exit_code, _, stderr = aws_cli('athena', 'create-presigned-notebook-url', '--session-id', UNKNOWN_SESSION)
     assert exit_code != 0
-    assert cli_error(stderr) == ('InvalidRequestException', 'ListExecutors is not available in this version of Owlet yet.')
+    code, message = cli_error(stderr)
+    assert code == 'InvalidRequestException'
+    assert 'a web console this version of Owlet does not have yet' in message
 
     exit_code, _, stderr = aws_cli('athena', 'list-query-executions')
     assert exit_code != 0
