@@ -4,7 +4,7 @@
 import { pathToFileURL } from 'node:url';
 import { GetWorkGroupCommand } from '@aws-sdk/client-athena';
 import { SPARK_WORKGROUP } from './owlet-server.js';
-import { type BenchResult, formatTable, resultFile, saveJson } from './report.js';
+import { type BenchResult, resultFile, runMain, saveJson } from './report.js';
 import {
   type Answer,
   DEFAULT_OPTIONS,
@@ -69,14 +69,5 @@ export async function getWorkGroupThroughput(options: Partial<ThroughputOptions>
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  getWorkGroupThroughput(parseOptions(process.argv.slice(2))).then(
-    (result) => {
-      console.log(`\n${formatTable(result.rows)}`);
-      console.log(`figures written to ${result.file}`);
-    },
-    (error: unknown) => {
-      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-      process.exit(1);
-    },
-  );
+  runMain(() => getWorkGroupThroughput(parseOptions(process.argv.slice(2))));
 }

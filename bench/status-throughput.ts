@@ -4,7 +4,7 @@
 // (seed-state.ts): the operation reads the record by id whatever wrote it, and no Spark has to start.
 import { pathToFileURL } from 'node:url';
 import { GetCalculationExecutionStatusCommand } from '@aws-sdk/client-athena';
-import { type BenchResult, formatTable, saveJson } from './report.js';
+import { type BenchResult, runMain, saveJson } from './report.js';
 import { seedState } from './seed-state.js';
 import {
   type Answer,
@@ -60,14 +60,5 @@ export async function statusThroughput(options: Partial<ThroughputOptions> = {})
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  statusThroughput(parseOptions(process.argv.slice(2))).then(
-    (result) => {
-      console.log(`\n${formatTable(result.rows)}`);
-      console.log(`figures written to ${result.file}`);
-    },
-    (error: unknown) => {
-      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-      process.exit(1);
-    },
-  );
+  runMain(() => statusThroughput(parseOptions(process.argv.slice(2))));
 }

@@ -17,6 +17,12 @@ export interface RunnerLaunch {
   workGroup?: string;
 }
 
+/** A calculation and the directory its files go to. */
+export interface RunningCalculation {
+  id: string;
+  dir: string;
+}
+
 export interface CalculationProgress {
   done: number;
   total: number;
@@ -108,6 +114,12 @@ export interface Runner {
 export interface EngineAdapter {
   /** Starts a runner. Events (first `ready` or `failed`) arrive through `onEvent`. */
   launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner>;
+  /**
+   * Connects to a runner a previous server process started, found by the pid and directory it recorded, if
+   * it is still running and answers; undefined otherwise. `running` names the calculation the session was
+   * running: an outcome the runner recorded while no server listened is reported through `onEvent`.
+   */
+  reattach(pid: number, sessionDir: string, onEvent: RunnerEventListener, running?: RunningCalculation): Promise<Runner | undefined>;
   /**
    * Stops a runner a previous server process started, found by the pid and session directory it recorded,
    * if it is still running and is that runner.

@@ -154,6 +154,11 @@ export class FakeEngine implements EngineAdapter {
 
   readonly reclaimed: number[] = [];
 
+  /** Fake runners do not outlive the server that made them. */
+  async reattach(): Promise<undefined> {
+    return undefined;
+  }
+
   async reclaim(pid: number): Promise<void> {
     this.reclaimed.push(pid);
   }

@@ -15,6 +15,7 @@ import type {
   Runner,
   RunnerEventListener,
   RunnerLaunch,
+  RunningCalculation,
   SparkExecutor,
 } from './engine.js';
 
@@ -47,6 +48,19 @@ function killRunner(pid: number): void {
     }
   }
 }
+
+/** Whether `pid` is still the runner of `sessionDir`: the pid may have been reused by another program since. */
+function isRunnerOf(pid: number, sessionDir: string): boolean {
+  try {
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return commandLine.includes('owlet_runner') && commandLine.includes(sessionDir);
+  } catch {
+    return false; // Gone, or not a process this machine can see.
+  }
+}
+
+/** A runner left running answers at once if it answers at all. */
+const REATTACH_TIMEOUT_MS = 5_000;
 
 function isAlive(pid: number): boolean {
   try {
@@ -146,9 +160,9 @@ class LocalRunner implements Runner {
     if (!this.shuttingDown) this.emit({ type: 'lost', reason });
   }
 
-  async connect(): Promise<void> {
+  async connect(timeoutMs = this.o.connectTimeoutMs ?? 60_000): Promise<void> {
     const path = join(this.dir, 'runner.sock');
-    const deadline = Date.now() + (this.o.connectTimeoutMs ?? 60_000);
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.exited) throw new Error('the runner exited before it could be reached');
       if (existsSync(path)) {
@@ -202,6 +216,11 @@ class LocalRunner implements Runner {
       }
       this.onMessage(message);
     }
+  }
+
+  /** Acts on a message the runner left in a file while no server was listening (status.json). */
+  replay(message: RunnerMessage): void {
+    this.onMessage(message);
   }
 
   private onMessage(m: RunnerMessage): void {
@@ -387,15 +406,37 @@ export class LocalRunnerEngine implements EngineAdapter {
     return runner;
   }
 
-  async reclaim(pid: number, sessionDir: string): Promise<void> {
-    let commandLine: string;
+  async reattach(pid: number, sessionDir: string, onEvent: RunnerEventListener, running?: RunningCalculation): Promise<Runner | undefined> {
+    if (!isRunnerOf(pid, sessionDir)) return undefined;
+    let secret: string;
     try {
-      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      secret = readFileSync(join(sessionDir, 'secret'), 'utf8').trim();
     } catch {
-      return; // Gone, or not a process this machine can see.
+      return undefined;
     }
-    // The pid may have been reused by another program since: only a runner of this session is stopped.
-    if (commandLine.includes('owlet_runner') && commandLine.includes(sessionDir)) killRunner(pid);
+    const runner = new LocalRunner(pid, sessionDir, secret, onEvent, this.o);
+    try {
+      await runner.connect(REATTACH_TIMEOUT_MS);
+    } catch (error) {
+      this.o.log.warn({ err: error, pid }, 'could not reach a runner left running');
+      return undefined;
+    }
+    this.runners.add(runner);
+    // A calculation that ended while no server listened left its outcome in status.json. Read after
+    // connecting: one that ends from now on is announced over the new connection.
+    if (running) {
+      try {
+        const status = JSON.parse(readFileSync(join(running.dir, 'status.json'), 'utf8')) as RunnerMessage;
+        if (status.id === running.id) runner.replay({ ...status, event: 'finished' });
+      } catch {
+        // Still running: its `finished` event will come.
+      }
+    }
+    return runner;
+  }
+
+  async reclaim(pid: number, sessionDir: string): Promise<void> {
+    if (isRunnerOf(pid, sessionDir)) killRunner(pid);
   }
 
   async dispose(): Promise<void> {

@@ -149,18 +149,13 @@ export class SessionManager {
     this.connectActivity = source;
   }
 
-  /** Recovers what the store says after a restart, and starts the idle reaper. */
+  /** Takes back the sessions a previous server process left, and starts the idle reaper and the pool. */
   async start(): Promise<void> {
-    // Runners do not outlive the server yet: a session the store still calls live has lost its runner.
     for (const state of LIVE_SESSION_STATES) {
       let after: string | undefined;
       do {
         const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: [state], order: 'newest', limit: 100, ...(after ? { after } : {}) });
-        for (const record of page.records) {
-          const runner = record.body.Runner;
-          if (runner) await this.o.engine.reclaim(runner.pid, runner.dir);
-          await this.failSession(record.id, 'The Owlet server restarted and could not reach the session.');
-        }
+        for (const record of page.records) await this.recover(record.body);
         after = page.cursor;
       } while (after);
     }
@@ -170,6 +165,45 @@ export class SessionManager {
       this.reapIdleSessions().catch((error: unknown) => this.o.log.error({ err: error }, 'idle reaper failed'));
     }, this.o.reaperIntervalMs);
     this.reaper.unref();
+  }
+
+  /**
+   * A session the store calls live, found at start: its runner outlives a server that was killed, so it is
+   * re-attached, and a calculation it finished meanwhile lands as if nothing happened. What cannot be
+   * reached fails with the reason; a session that was being terminated ends terminated.
+   */
+  private async recover(session: SessionRecord): Promise<void> {
+    const id = session.SessionId;
+    const recorded = session.Runner ?? (await this.runnerFromItsDirectory(id));
+    if (session.Status.State === 'TERMINATING') {
+      if (recorded) await this.o.engine.reclaim(recorded.pid, recorded.dir);
+      await this.changeSession(id, () => 'TERMINATED');
+      return;
+    }
+    if (recorded) {
+      let running: { id: string; dir: string } | undefined;
+      const current = session.CurrentCalculation ? await this.o.store.get<CalculationRecord>('calculation', session.CurrentCalculation) : undefined;
+      if (current) running = { id: current.id, dir: await this.o.results.stagingDirectory(parseS3Uri(current.body.WorkingDirectory), current.id) };
+      const runner = await this.o.engine.reattach(recorded.pid, recorded.dir, (event) => this.onRunnerEvent(id, event), running);
+      if (runner) {
+        this.runners.set(id, runner);
+        this.o.log.info({ sessionId: id, pid: runner.pid }, 're-attached the runner of a session');
+        return;
+      }
+      await this.o.engine.reclaim(recorded.pid, recorded.dir);
+    }
+    await this.failSession(id, 'The Owlet server restarted and could not reach the session.');
+  }
+
+  /** The runner a session was starting when the server stopped, before the store recorded it. */
+  private async runnerFromItsDirectory(id: string): Promise<{ pid: number; dir: string } | undefined> {
+    const dir = join(this.o.sessionsDir, id);
+    try {
+      const pid = Number((await readFile(join(dir, 'runner.pid'), 'utf8')).trim());
+      return Number.isInteger(pid) && pid > 0 ? { pid, dir } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Stops pooled runners a previous server process left behind: no session knows them. */

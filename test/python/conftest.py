@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -96,10 +97,15 @@ class OwletProcess:
 
     def wait_ready(self) -> None:
         """Takes the endpoint from the ready line, or fails when the server exits or stays silent first."""
-        try:
-            first = self._lines.get(timeout=STARTUP_TIMEOUT_S)
-        except queue.Empty:
-            raise RuntimeError(f'owlet printed nothing within {STARTUP_TIMEOUT_S} s; stderr: {self.stderr_text!r}') from None
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            try:
+                first = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError(f'owlet printed nothing within {STARTUP_TIMEOUT_S} s; stderr: {self.stderr_text!r}') from None
+            # Log records may come first (a restarted server says what it took back).
+            if first is None or not first.startswith('{'):
+                break
         if first is None or not first.startswith(READY_LINE_PREFIX):
             if first is None:
                 self.process.wait(timeout=STOP_GRACE_S)
@@ -122,8 +128,9 @@ class OwletProcess:
         return self.process.returncode
 
 
-def start_owlet(extra_env: dict[str, str] | None = None) -> OwletProcess:
-    root = Path(tempfile.mkdtemp(prefix='owlet-pytest-'))
+def start_owlet(extra_env: dict[str, str] | None = None, root: Path | None = None) -> OwletProcess:
+    """A server in a new temporary directory, or in `root` again (a restart on the same data directory)."""
+    root = root or Path(tempfile.mkdtemp(prefix='owlet-pytest-'))
     env = {
         **os.environ,
         'OWLET_ACCESS_KEY_ID': ACCESS_KEY_ID,
@@ -136,7 +143,7 @@ def start_owlet(extra_env: dict[str, str] | None = None) -> OwletProcess:
     }
     command = [str(OWLET), 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', str(root / 'data')]
     try:
-        with open(root / 'stderr.log', 'wb') as stderr:
+        with open(root / 'stderr.log', 'ab') as stderr:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env, preexec_fn=_die_with_parent
             )

@@ -1,0 +1,68 @@
+# A server killed with SIGKILL while a calculation runs, and started again on the same data directory: the
+# session's runner kept running, the new server takes it back, and the calculation lands as if nothing
+# happened, through boto3 on real PySpark.
+import signal
+import time
+
+from owlet_clients import make_boto3_client
+
+FINAL = ('COMPLETED', 'FAILED', 'CANCELED')
+
+
+def wait_for(condition, what, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.1)
+
+
+def stdout_of(root, calc):
+    bucket, key = calc['Result']['StdOutS3Uri'][len('s3://'):].split('/', 1)
+    return (root / 'data' / 's3' / bucket / key).read_text()
+
+
+def test_a_calculation_running_when_the_server_is_killed_completes_after_a_restart(owlet_servers):
+    first = owlet_servers.start()
+    root = first.root
+    athena = make_boto3_client(first.endpoint)
+    session_id = athena.start_session(WorkGroup='spark', EngineConfiguration={})['SessionId']
+    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'IDLE', 'IDLE', 180)
+    calc = athena.start_calculation_execution(SessionId=session_id, CodeBlock='kept = 41')
+    wait_for(
+        lambda: athena.get_calculation_execution_status(CalculationExecutionId=calc['CalculationExecutionId'])['Status']['State'] in FINAL,
+        'the first calculation', 60,
+    )
+    running = athena.start_calculation_execution(
+        SessionId=session_id, CodeBlock='import time\ntime.sleep(4)\nprint(kept + 1)'
+    )['CalculationExecutionId']
+    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'BUSY', 'BUSY', 30)
+
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+    first.stop()
+    started = time.monotonic()
+    second = owlet_servers.start(root=root)
+    print(f'\nrestart with one live session: {time.monotonic() - started:.2f} s to the ready line')
+    try:
+        athena = make_boto3_client(second.endpoint)
+        calc = wait_for(
+            lambda: (c := athena.get_calculation_execution(CalculationExecutionId=running))['Status']['State'] in FINAL and c,
+            'the calculation to finish after the restart', 60,
+        )
+        assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+        assert stdout_of(root, calc) == '42\n'
+        wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'IDLE', 'IDLE', 10)
+        after = athena.start_calculation_execution(SessionId=session_id, CodeBlock='print(kept)')['CalculationExecutionId']
+        calc = wait_for(
+            lambda: (c := athena.get_calculation_execution(CalculationExecutionId=after))['Status']['State'] in FINAL and c,
+            'a calculation after the restart', 60,
+        )
+        assert stdout_of(root, calc) == '41\n'
+        assert len(athena.list_calculation_executions(SessionId=session_id)['Calculations']) == 3, 'nothing lost or doubled'
+        athena.terminate_session(SessionId=session_id)
+        wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'TERMINATED', 'TERMINATED', 30)
+    finally:
+        owlet_servers.stop(second)
