@@ -2,16 +2,15 @@
 # check, unique names, listing, updates, renames, deletes, imports from S3, idempotency tokens, and one real
 # session bound to a notebook. test/notebooks.test.ts covers the same on the fake engine.
 import json
-import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from spark_sessions import wait_session
 
 ROLE = 'arn:aws:iam::123456789012:role/OwletPytestRole'
 NOTEBOOK_VERSION = 'Athena notebook version 1'
 # Starting Spark on a busy 2-core machine can take tens of seconds.
-SESSION_START_TIMEOUT_S = 180
 
 # A notebook as an editor might leave it: odd spacing, non-ASCII text, no final newline.
 PAYLOAD = (
@@ -239,16 +238,6 @@ def test_client_request_tokens(athena_client, workgroup):
     athena_client.update_notebook_metadata(NotebookId=first, Name='renamed', ClientRequestToken=token)
     assert athena_client.get_notebook_metadata(NotebookId=first)['NotebookMetadata']['Name'] == 'renamed-again'
     assert error_of(athena_client.update_notebook_metadata, NotebookId=first, Name='other', ClientRequestToken=token) == mismatch
-
-
-def wait_session(athena, session_id, states):
-    deadline = time.monotonic() + SESSION_START_TIMEOUT_S
-    while True:
-        status = athena.get_session_status(SessionId=session_id)['Status']
-        if status['State'] in states:
-            return status
-        assert time.monotonic() < deadline, f'session {session_id} stayed {status}'
-        time.sleep(0.1)
 
 
 def test_a_notebook_session_on_pyspark(athena_client, workgroup):

@@ -5,23 +5,9 @@ import signal
 import time
 
 from owlet_clients import make_boto3_client
+from spark_sessions import stdout_of, wait_for
 
 FINAL = ('COMPLETED', 'FAILED', 'CANCELED')
-
-
-def wait_for(condition, what, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f'timed out waiting for {what}'
-        time.sleep(0.1)
-
-
-def stdout_of(root, calc):
-    bucket, key = calc['Result']['StdOutS3Uri'][len('s3://'):].split('/', 1)
-    return (root / 'data' / 's3' / bucket / key).read_text()
 
 
 def test_a_calculation_running_when_the_server_is_killed_completes_after_a_restart(owlet_servers):

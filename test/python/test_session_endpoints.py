@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import ACCOUNT_ID, REGION, ROOT, make_boto3_client
+from spark_sessions import ready_pooled_runner, run, wait_for
 
 # Short enough that a test can watch a token expire; long enough for a client to start and query on a busy
 # machine (importing pyspark's Connect client takes seconds).
@@ -42,33 +43,6 @@ spark.range(3).createOrReplaceGlobalTempView("from_connect")
 print(json.dumps({"ids": ids, "plain": plain, "version": spark.version}))
 spark.stop()
 '''
-
-
-def wait_for(condition, what, timeout):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f'timed out waiting for {what}'
-        time.sleep(0.2)
-
-
-def ready_pooled_runner(root: Path) -> bool:
-    """A pooled runner's log says when Spark is up in it."""
-    for directory in (root / 'data' / 'sessions').glob('pool-*'):
-        log = directory / 'session.log'
-        if log.exists() and ' ready in ' in log.read_text(errors='replace'):
-            return True
-    return False
-
-
-def run(athena, session_id, code):
-    calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
-    deadline = time.monotonic() + 120
-    while True:
-        calc = athena.get_calculation_execution(CalculationExecutionId=calc_id)
-        if calc['Status']['State'] in ('COMPLETED', 'FAILED', 'CANCELED'):
-            return calc
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
 
 
 def connect_client(url: str, tmp_path: Path) -> tuple[int, dict]:

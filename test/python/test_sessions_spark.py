@@ -10,17 +10,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client
+from spark_sessions import CALCULATION_TIMEOUT_S, FINAL_CALCULATION_STATES, run, wait_session
 
 # One minute of SessionIdleTimeoutInMinutes lasts this long on the server of this module, so that the idle
 # timeout can be seen acting on a real session.
 IDLE_MINUTE_MS = 4000
-# Starting Spark on a busy 2-core machine can take tens of seconds.
-SESSION_START_TIMEOUT_S = 180
-CALCULATION_TIMEOUT_S = 120
 # The documented bound on StopCalculationExecution: the cancel deadline (5 s), after which the session's
 # runner is killed, plus a margin for a loaded machine.
 CANCEL_BOUND_S = 15
-FINAL = ('COMPLETED', 'FAILED', 'CANCELED')
 
 
 @pytest.fixture(scope='module')
@@ -53,33 +50,12 @@ def s3(spark_owlet):
     )
 
 
-def wait_session(athena, session_id, states, timeout=SESSION_START_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = athena.get_session_status(SessionId=session_id)['Status']
-        if status['State'] in states:
-            return status
-        assert time.monotonic() < deadline, f'session {session_id} stayed {status}'
-        time.sleep(0.1)
-
-
 def start_idle_session(athena, **extra):
     started = time.monotonic()
     session_id = athena.start_session(WorkGroup='spark', EngineConfiguration={'MaxConcurrentDpus': 2}, **extra)['SessionId']
     status = wait_session(athena, session_id, ('IDLE', 'FAILED'))
     assert status['State'] == 'IDLE', status
     return session_id, time.monotonic() - started
-
-
-def run(athena, session_id, code, timeout=CALCULATION_TIMEOUT_S):
-    calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
-    deadline = time.monotonic() + timeout
-    while True:
-        calc = athena.get_calculation_execution(CalculationExecutionId=calc_id)
-        if calc['Status']['State'] in FINAL:
-            return calc
-        assert time.monotonic() < deadline, f'calculation stayed {calc["Status"]}'
-        time.sleep(0.05)
 
 
 def read(s3, uri):
@@ -154,7 +130,7 @@ def stop_and_time(athena, calc_id):
     assert athena.stop_calculation_execution(CalculationExecutionId=calc_id)['State'] in ('CANCELING', 'CANCELED')
     while True:
         state = athena.get_calculation_execution_status(CalculationExecutionId=calc_id)['Status']['State']
-        if state in FINAL:
+        if state in FINAL_CALCULATION_STATES:
             return state, time.monotonic() - started
         assert time.monotonic() - started < CANCEL_BOUND_S, f'still {state}'
         time.sleep(0.05)
@@ -194,7 +170,7 @@ def test_progress_moves_while_a_spark_job_runs(athena, session):
         progress = status.get('Statistics', {}).get('Progress')
         if progress and (not seen or seen[-1] != progress):
             seen.append(progress)
-        if status['Status']['State'] in FINAL:
+        if status['Status']['State'] in FINAL_CALCULATION_STATES:
             break
         assert time.monotonic() < deadline
         time.sleep(0.1)

@@ -8,44 +8,13 @@ from pathlib import Path
 import pytest
 
 from owlet_clients import make_boto3_client
+from spark_sessions import ready_pooled_runner, run, stdout_of, wait_for
 
 READY_TIMEOUT_S = 180
 
 
-def wait_for(condition, what, timeout):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f'timed out waiting for {what}'
-        time.sleep(0.2)
-
-
 def pooled_runners(root: Path) -> list[Path]:
     return sorted((root / 'data' / 'sessions').glob('pool-*'))
-
-
-def ready_pooled_runner(root: Path) -> bool:
-    """A pooled runner's log says when Spark is up in it."""
-    for directory in pooled_runners(root):
-        log = directory / 'session.log'
-        if log.exists() and ' ready in ' in log.read_text(errors='replace'):
-            return True
-    return False
-
-
-def run(athena, session_id, code):
-    calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
-    deadline = time.monotonic() + 120
-    while True:
-        calc = athena.get_calculation_execution(CalculationExecutionId=calc_id)
-        if calc['Status']['State'] in ('COMPLETED', 'FAILED', 'CANCELED'):
-            return calc
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-
-
-def stdout_of(root: Path, calc) -> str:
-    bucket, key = calc['Result']['StdOutS3Uri'][len('s3://'):].split('/', 1)
-    return (root / 'data' / 's3' / bucket / key).read_text()
 
 
 @pytest.fixture

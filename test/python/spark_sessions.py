@@ -1,0 +1,57 @@
+# Waiting on real sessions and calculations, for the test modules that run PySpark through boto3.
+import time
+from pathlib import Path
+
+FINAL_CALCULATION_STATES = ('COMPLETED', 'FAILED', 'CANCELED')
+# Starting Spark on a busy 2-core machine can take tens of seconds.
+SESSION_START_TIMEOUT_S = 180
+CALCULATION_TIMEOUT_S = 120
+
+
+def wait_for(condition, what: str, timeout: float):
+    """Polls `condition` until it returns something true, which is returned; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.1)
+
+
+def wait_session(athena, session_id: str, states, timeout: float = SESSION_START_TIMEOUT_S) -> dict:
+    """The session's status once its state is one of `states`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = athena.get_session_status(SessionId=session_id)['Status']
+        if status['State'] in states:
+            return status
+        assert time.monotonic() < deadline, f'session {session_id} stayed {status}'
+        time.sleep(0.1)
+
+
+def run(athena, session_id: str, code: str, timeout: float = CALCULATION_TIMEOUT_S) -> dict:
+    """Runs `code` in the session and returns GetCalculationExecution's answer once it has ended."""
+    calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
+    deadline = time.monotonic() + timeout
+    while True:
+        calc = athena.get_calculation_execution(CalculationExecutionId=calc_id)
+        if calc['Status']['State'] in FINAL_CALCULATION_STATES:
+            return calc
+        assert time.monotonic() < deadline, f'calculation stayed {calc["Status"]}'
+        time.sleep(0.05)
+
+
+def stdout_of(root: Path, calc: dict) -> str:
+    """A calculation's stdout, read from the server's local result store under `root`."""
+    bucket, key = calc['Result']['StdOutS3Uri'][len('s3://'):].split('/', 1)
+    return (root / 'data' / 's3' / bucket / key).read_text()
+
+
+def ready_pooled_runner(root: Path) -> bool:
+    """Whether a pooled runner of the server under `root` has Spark up (its log says so)."""
+    for directory in (root / 'data' / 'sessions').glob('pool-*'):
+        log = directory / 'session.log'
+        if log.exists() and ' ready in ' in log.read_text(errors='replace'):
+            return True
+    return False
