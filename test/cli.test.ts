@@ -84,6 +84,14 @@ describe('bin/owlet', () => {
     assert.match(String(error.stderr), /port is a whole number/);
   });
 
+  it('refuses a setting from the environment that is not a number, naming it', async () => {
+    const error = await promisify(execFile)(owletBin, ['server', '--port', '0', '--data-dir', dataDir()], {
+      env: { ...process.env, OWLET_DPU_CAPACITY: 'lots' },
+    }).catch((e: { code: number; stderr: string }) => e);
+    assert.ok('code' in error && error.code !== 0);
+    assert.match(String(error.stderr), /OWLET_DPU_CAPACITY must be a whole number from 1 to \d+, not 'lots'/);
+  });
+
   it('generates a key pair for a fresh data directory, keeps it, and stops on SIGTERM and SIGINT', async () => {
     const dir = dataDir();
     const first = await startServer(dir);

@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import type { SessionRecord } from '../src/sessions/records.js';
 import { SqliteStateStore } from '../src/store/sqlite-state-store.js';
-import { eventually } from './assertions.js';
+import { eventually, rejectsWith } from './assertions.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
 
 describe('sessions and calculations on the fake engine', () => {
@@ -232,7 +232,7 @@ describe('sessions and calculations on the fake engine', () => {
   });
 
   it('refuses what Athena refuses at StartSession', async () => {
-    await assert.rejects(athena.send(new StartSessionCommand({ WorkGroup: 'primary', EngineConfiguration: {} })), /^InvalidRequestException: Workgroup EngineVersion is not Spark\.$|Workgroup EngineVersion is not Spark\./);
+    await rejectsWith(athena.send(new StartSessionCommand({ WorkGroup: 'primary', EngineConfiguration: {} })), InvalidRequestException, 'Workgroup EngineVersion is not Spark.');
     await assert.rejects(athena.send(new StartSessionCommand({ WorkGroup: 'nope', EngineConfiguration: {} })), /WorkGroup nope is not found\./);
     await assert.rejects(
       athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: { AdditionalConfigs: { NotebookId: '00000000-0000-0000-0000-000000000000' } } })),

@@ -108,12 +108,24 @@ export interface ConfigOptions {
   logLevel?: string;
 }
 
+/**
+ * A number from the environment, or `fallback` when the variable is unset or empty. A value that is not a
+ * number in range stops the server with a message naming the variable, rather than running with NaN.
+ */
+function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, limits: { integer?: boolean; min?: number; max?: number } = {}): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  const { integer = true, min = 0, max = Number.MAX_SAFE_INTEGER } = limits;
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+    throw new Error(`${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not '${text}'`);
+  }
+  return value;
+}
+
 function connectSettings(env: NodeJS.ProcessEnv): { connectPort: number; connectTokenLifetimeMs: number } {
-  const port = env.OWLET_CONNECT_PORT ? Number(env.OWLET_CONNECT_PORT) : DEFAULTS.connectPort;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('OWLET_CONNECT_PORT must be a port number (0 picks a free one)');
-  const seconds = env.OWLET_CONNECT_TOKEN_SECONDS;
-  const lifetime = seconds ? Number(seconds) * 1000 : DEFAULTS.connectTokenLifetimeMs;
-  if (!Number.isFinite(lifetime) || lifetime <= 0) throw new Error('OWLET_CONNECT_TOKEN_SECONDS must be a positive number');
+  const port = numberFrom(env, 'OWLET_CONNECT_PORT', DEFAULTS.connectPort, { max: 65535 });
+  const lifetime = numberFrom(env, 'OWLET_CONNECT_TOKEN_SECONDS', DEFAULTS.connectTokenLifetimeMs / 1000, { integer: false, min: 1 }) * 1000;
   return { connectPort: port, connectTokenLifetimeMs: lifetime };
 }
 
@@ -122,7 +134,7 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
   const { credentials, generated } = resolveCredentials(dataDir, env);
   return {
     host: options.host ?? env.OWLET_HOST ?? DEFAULTS.host,
-    port: options.port ?? (env.OWLET_PORT ? Number(env.OWLET_PORT) : DEFAULTS.port),
+    port: options.port ?? numberFrom(env, 'OWLET_PORT', DEFAULTS.port, { max: 65535 }),
     dataDir,
     credentials,
     credentialsGenerated: generated,
@@ -131,11 +143,11 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     logLevel: options.logLevel ?? env.OWLET_LOG_LEVEL ?? DEFAULTS.logLevel,
     sparkMaster: env.OWLET_SPARK_MASTER ?? DEFAULTS.sparkMaster,
     driverMemory: env.OWLET_DRIVER_MEMORY ?? DEFAULTS.driverMemory,
-    dpuCapacity: env.OWLET_DPU_CAPACITY ? Number(env.OWLET_DPU_CAPACITY) : DEFAULTS.dpuCapacity,
-    idleMinuteMs: env.OWLET_IDLE_MINUTE_MS ? Number(env.OWLET_IDLE_MINUTE_MS) : DEFAULTS.idleMinuteMs,
-    cancelDeadlineMs: env.OWLET_CANCEL_DEADLINE_MS ? Number(env.OWLET_CANCEL_DEADLINE_MS) : DEFAULTS.cancelDeadlineMs,
-    warmPoolSize: env.OWLET_WARM_POOL_SIZE ? Number(env.OWLET_WARM_POOL_SIZE) : DEFAULTS.warmPoolSize,
-    warmPoolShrinkMinutes: env.OWLET_WARM_POOL_SHRINK_MINUTES ? Number(env.OWLET_WARM_POOL_SHRINK_MINUTES) : DEFAULTS.warmPoolShrinkMinutes,
+    dpuCapacity: numberFrom(env, 'OWLET_DPU_CAPACITY', DEFAULTS.dpuCapacity, { min: 1 }),
+    idleMinuteMs: numberFrom(env, 'OWLET_IDLE_MINUTE_MS', DEFAULTS.idleMinuteMs, { min: 1 }),
+    cancelDeadlineMs: numberFrom(env, 'OWLET_CANCEL_DEADLINE_MS', DEFAULTS.cancelDeadlineMs, { min: 1 }),
+    warmPoolSize: numberFrom(env, 'OWLET_WARM_POOL_SIZE', DEFAULTS.warmPoolSize),
+    warmPoolShrinkMinutes: numberFrom(env, 'OWLET_WARM_POOL_SHRINK_MINUTES', DEFAULTS.warmPoolShrinkMinutes, { integer: false }),
     ...connectSettings(env),
     ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
       ? {
