@@ -90,7 +90,7 @@ export async function startOwletServer(options: OwletServerOptions = {}): Promis
     server = await startServerProcess({
       name,
       args: [...(options.nodeArgs ?? []), OWLET_MAIN, 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir.dataDir],
-      env: owletEnvironment({ OWLET_WARM_POOL_SIZE: '0', ...options.env }),
+      env: owletEnvironment({ OWLET_WARM_POOL_SIZE: '0', OWLET_TERMINATE_SESSIONS_ON_EXIT: 'true', ...options.env }),
       ready: /^Owlet is serving the Athena API at (http:\/\/127\.0\.0\.1:\d+)$/,
       // Sessions stop with the server; a runner gets up to 10 s to stop Spark before it is killed.
       stopGraceMs: 20_000,

@@ -162,7 +162,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         stopping ??= (async () => {
           await server.close();
           await connect!.close();
-          await sessions!.dispose();
+          await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
           await store.close();
         })();
         return stopping;
@@ -170,7 +170,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     };
   } catch (error) {
     await connect?.close();
-    await sessions?.dispose();
+    await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
     await store.close();
     throw error;
   }

@@ -49,6 +49,8 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     warmPoolShrinkMinutes: DEFAULTS.warmPoolShrinkMinutes,
     connectPort: 0,
     connectTokenLifetimeMs: DEFAULTS.connectTokenLifetimeMs,
+    // A test's sessions end with its server, unless the test is about what outlives a stop.
+    terminateSessionsOnExit: true,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;

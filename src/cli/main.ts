@@ -9,7 +9,7 @@ function port(value: string): number {
   return n;
 }
 
-async function serve(options: { host: string; port: number; dataDir: string; logLevel?: string }): Promise<void> {
+async function serve(options: { host: string; port: number; dataDir: string; logLevel?: string; terminateSessionsOnExit?: boolean }): Promise<void> {
   const config = loadConfig(options);
   const owlet = await startOwlet(config);
   // Installed before the banner is printed: whoever waits for the banner may signal at once.
@@ -56,6 +56,10 @@ program
   .option('--port <number>', 'port to listen on (0 picks a free one)', port, DEFAULTS.port)
   .option('--data-dir <path>', 'where state, results and generated credentials are kept', DEFAULTS.dataDir)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
+  .option(
+    '--terminate-sessions-on-exit',
+    'end every session when the server stops (by default their runners keep running and the next start re-attaches them)',
+  )
   .addHelpText(
     'after',
     '\nEnvironment:\n  OWLET_ACCESS_KEY_ID, OWLET_SECRET_ACCESS_KEY  the key pair clients sign with (otherwise one is generated\n                                                and kept in the data directory)\n  OWLET_ACCOUNT_ID, OWLET_REGION                the account and region in ARNs',

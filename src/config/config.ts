@@ -38,6 +38,11 @@ export interface OwletConfig {
   connectPort: number;
   /** How long a GetSessionEndpoint AuthToken is accepted. */
   connectTokenLifetimeMs: number;
+  /**
+   * Whether stopping the server ends its sessions. By default their runners keep running, calculations and
+   * all, and the next server on the data directory re-attaches them.
+   */
+  terminateSessionsOnExit: boolean;
   /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
   resultsS3?: {
     endpoint?: string;
@@ -67,6 +72,7 @@ export const DEFAULTS = {
   connectPort: 0,
   // Athena's tokens last about 29 minutes, by clients that renew them (spec/athena-behaviour.md §10).
   connectTokenLifetimeMs: 30 * 60_000,
+  terminateSessionsOnExit: false,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
@@ -106,6 +112,7 @@ export interface ConfigOptions {
   port?: number;
   dataDir?: string;
   logLevel?: string;
+  terminateSessionsOnExit?: boolean;
 }
 
 /**
@@ -121,6 +128,16 @@ function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, limi
     throw new Error(`${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not '${text}'`);
   }
   return value;
+}
+
+/** A yes-or-no setting from the environment: `true`/`false` (or 1/0, yes/no), else `fallback` when unset. */
+function booleanFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const lower = text.toLowerCase();
+  if (['true', '1', 'yes'].includes(lower)) return true;
+  if (['false', '0', 'no'].includes(lower)) return false;
+  throw new Error(`${name} must be true or false, not '${text}'`);
 }
 
 function connectSettings(env: NodeJS.ProcessEnv): { connectPort: number; connectTokenLifetimeMs: number } {
@@ -149,6 +166,8 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     warmPoolSize: numberFrom(env, 'OWLET_WARM_POOL_SIZE', DEFAULTS.warmPoolSize),
     warmPoolShrinkMinutes: numberFrom(env, 'OWLET_WARM_POOL_SHRINK_MINUTES', DEFAULTS.warmPoolShrinkMinutes, { integer: false }),
     ...connectSettings(env),
+    terminateSessionsOnExit:
+      options.terminateSessionsOnExit || booleanFrom(env, 'OWLET_TERMINATE_SESSIONS_ON_EXIT', DEFAULTS.terminateSessionsOnExit),
     ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
       ? {
           resultsS3: {

@@ -109,6 +109,11 @@ export interface Runner {
   shutdown(): Promise<void>;
   /** Kills the runner and everything it started, at once. */
   kill(): void;
+  /**
+   * Lets go of the runner and leaves it running, with whatever calculation it runs: the server is stopping,
+   * and the next one re-attaches it.
+   */
+  detach(): void;
 }
 
 export interface EngineAdapter {
@@ -125,6 +130,6 @@ export interface EngineAdapter {
    * if it is still running and is that runner.
    */
   reclaim(pid: number, sessionDir: string): Promise<void>;
-  /** Stops every runner this adapter started (the server is shutting down). */
+  /** Stops every runner this adapter started and has not detached (the server is shutting down). */
   dispose(): Promise<void>;
 }

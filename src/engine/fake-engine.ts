@@ -12,6 +12,7 @@ import type {
   DriverInfo,
   EngineAdapter,
   Runner,
+  RunnerEvent,
   RunnerEventListener,
   RunnerLaunch,
   SparkConnectServer,
@@ -94,6 +95,30 @@ export class FakeRunner implements Runner {
     this.stopped = true;
   }
 
+  /** Left running by a stopping server: what it does meanwhile is kept for the server that re-attaches it. */
+  detached = false;
+  private missed: RunnerEvent[] = [];
+
+  detach(): void {
+    this.detached = true;
+    this.emit = (event) => {
+      // A real runner keeps its last calculation's outcome in status.json; a restart finds it there.
+      if (event.type === 'finished') this.missed = [event];
+    };
+  }
+
+  /** A new server's connection: the outcome of a calculation that ended while none listened comes first. */
+  reattach(listener: RunnerEventListener): void {
+    this.detached = false;
+    this.emit = listener;
+    for (const event of this.missed.splice(0)) setImmediate(() => listener(event));
+  }
+
+  /** Ends the running calculation as a real one would (a test's way of finishing `wait`). */
+  complete(id: string): void {
+    this.finish(id, 'COMPLETED');
+  }
+
   async executors(): Promise<SparkExecutor[]> {
     if (this.stopped) throw new Error('the runner is gone');
     if (this.executorsFailure !== undefined) throw new Error(this.executorsFailure);
@@ -154,9 +179,11 @@ export class FakeEngine implements EngineAdapter {
 
   readonly reclaimed: number[] = [];
 
-  /** Fake runners do not outlive the server that made them. */
-  async reattach(): Promise<undefined> {
-    return undefined;
+  /** A runner a stopped server detached from, when the next server is given the same engine. */
+  async reattach(pid: number, _sessionDir: string, onEvent: RunnerEventListener): Promise<Runner | undefined> {
+    const runner = this.runners.find((r) => r.pid === pid && r.detached && !r.stopped);
+    runner?.reattach(onEvent);
+    return runner;
   }
 
   async reclaim(pid: number): Promise<void> {
@@ -170,6 +197,6 @@ export class FakeEngine implements EngineAdapter {
   }
 
   async dispose(): Promise<void> {
-    for (const r of this.runners) r.kill();
+    for (const r of this.runners) if (!r.detached) r.kill();
   }
 }

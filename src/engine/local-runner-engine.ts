@@ -109,6 +109,8 @@ class LocalRunner implements Runner {
   private buffered = '';
   private exited = false;
   private shuttingDown = false;
+  /** Let go of by a stopping server, and left running. */
+  detached = false;
   private exitWaiters: (() => void)[] = [];
   private configuring: { sessionId: string; resolve: (r: ConfigureResult) => void; reject: (e: Error) => void } | undefined;
   /** Whether Spark is up: before that the runner holds no user state, and cannot act on messages yet. */
@@ -356,6 +358,12 @@ class LocalRunner implements Runner {
     killRunner(this.pid);
     this.markExited('killed');
   }
+
+  detach(): void {
+    this.shuttingDown = true;
+    this.detached = true;
+    this.markExited('detached');
+  }
 }
 
 export class LocalRunnerEngine implements EngineAdapter {
@@ -440,6 +448,6 @@ export class LocalRunnerEngine implements EngineAdapter {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([...this.runners].map((r) => r.shutdown()));
+    await Promise.all([...this.runners].filter((r) => !r.detached).map((r) => r.shutdown()));
   }
 }

@@ -225,20 +225,35 @@ export class SessionManager {
     }
   }
 
-  /** Ends every session this server runs (the server is stopping). */
-  async dispose(): Promise<void> {
+  /**
+   * The server is stopping. By default its sessions' runners are left running, with whatever calculation
+   * they run, for the next server on this data directory to re-attach; `terminateSessions` ends them instead.
+   * Pooled runners belong to no session and are stopped either way.
+   */
+  async dispose(options: { terminateSessions?: boolean } = {}): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     if (this.reaper) clearInterval(this.reaper);
+    // A cancel's deadline is kept in the calculation's record; the next server arms it again.
     for (const timer of this.cancelTimers.values()) clearTimeout(timer);
     await this.pool.dispose();
-    await Promise.all(
-      [...this.runners.keys()].map((id) =>
-        this.terminate(id, 'Session was terminated because the Owlet server stopped.').catch((error: unknown) =>
-          this.o.log.error({ err: error, sessionId: id }, 'could not terminate session at shutdown'),
+    if (options.terminateSessions) {
+      await Promise.all(
+        [...this.runners.keys()].map((id) =>
+          this.terminate(id, 'Session was terminated because the Owlet server stopped.').catch((error: unknown) =>
+            this.o.log.error({ err: error, sessionId: id }, 'could not terminate session at shutdown'),
+          ),
         ),
-      ),
-    );
+      );
+    } else {
+      // Changes under way (a calculation being recorded) finish before the runners are let go.
+      await Promise.all([...this.runners.keys()].map((id) => this.queue.run(id, async () => undefined)));
+      for (const [id, runner] of this.runners) {
+        runner.detach();
+        this.o.log.info({ sessionId: id, pid: runner.pid }, 'left the session runner running');
+      }
+      this.runners.clear();
+    }
     await this.o.engine.dispose();
   }
 

@@ -139,6 +139,8 @@ def start_owlet(extra_env: dict[str, str] | None = None, root: Path | None = Non
         'OWLET_REGION': REGION,
         # No runner is started ahead of time unless a test asks for the warm pool.
         'OWLET_WARM_POOL_SIZE': '0',
+        # A test's sessions end with its server, unless the test is about what outlives a stop.
+        'OWLET_TERMINATE_SESSIONS_ON_EXIT': 'true',
         **(extra_env or {}),
     }
     command = [str(OWLET), 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', str(root / 'data')]
