@@ -319,3 +319,103 @@ describe('a restart', () => {
     }
   });
 });
+
+describe('a graceful stop and a new server on the same data directory', () => {
+  // One engine for both servers stands for runners that outlive the server process.
+  let engine: FakeEngine;
+  let dataDir: string;
+  let clock = Date.now();
+  const servers: TestOwlet[] = [];
+
+  before(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'owlet-graceful-'));
+  });
+  after(async () => {
+    for (const s of servers) await s.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function serve(config: Partial<TestOwlet['config']> = {}): Promise<{ owlet: TestOwlet; athena: AthenaClient }> {
+    const owlet = await startTestOwlet({
+      dataDir,
+      engine,
+      now: () => clock,
+      reaperIntervalMs: 3_600_000,
+      config: { terminateSessionsOnExit: false, cancelDeadlineMs: 60_000, ...config },
+    });
+    servers.push(owlet);
+    return { owlet, athena: owlet.client() };
+  }
+  const state = async (athena: AthenaClient, id: string) => (await athena.send(new GetSessionStatusCommand({ SessionId: id }))).Status?.State;
+  const calculation = async (athena: AthenaClient, id: string) =>
+    (await athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: id })));
+
+  it('leaves the runner running; a calculation that ends meanwhile lands, once, and tokens still hold', async () => {
+    engine = new FakeEngine();
+    let { owlet, athena } = await serve();
+    const token = 'restart-token-'.padEnd(40, 'x');
+    const sessionId = (await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, ClientRequestToken: token }))).SessionId!;
+    await eventually(() => state(athena, sessionId), (s) => s === 'IDLE', 'IDLE');
+    const calcToken = 'calc-token-'.padEnd(40, 'y');
+    const calcId = (await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'wait', ClientRequestToken: calcToken })))
+      .CalculationExecutionId!;
+    await eventually(async () => (await calculation(athena, calcId)).Status?.State, (s) => s === 'RUNNING', 'RUNNING');
+    await owlet.stop();
+    const runner = engine.runnerOf(sessionId);
+    assert.equal(runner.stopped, false, 'the runner outlives the server');
+    runner.complete(calcId);
+
+    ({ owlet, athena } = await serve());
+    const landed = await eventually(() => calculation(athena, calcId), (c) => c.Status?.State === 'COMPLETED', 'COMPLETED');
+    assert.ok(landed.Result?.StdOutS3Uri);
+    await eventually(() => state(athena, sessionId), (s) => s === 'IDLE', 'IDLE');
+    // The same tokens answer what they answered before the restart, and create nothing.
+    const again = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, ClientRequestToken: token }));
+    assert.equal(again.SessionId, sessionId);
+    const calcAgain = await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'wait', ClientRequestToken: calcToken }));
+    assert.equal(calcAgain.CalculationExecutionId, calcId);
+    const listed = await athena.send(new ListCalculationExecutionsCommand({ SessionId: sessionId }));
+    assert.equal(listed.Calculations?.length, 1);
+    const sessions = await athena.send(new ListSessionsCommand({ WorkGroup: 'spark' }));
+    assert.equal(sessions.Sessions?.filter((s) => s.SessionId === sessionId).length, 1);
+    // The session carries on.
+    const next = (await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'print(1)' }))).CalculationExecutionId!;
+    await eventually(async () => (await calculation(athena, next)).Status?.State, (s) => s === 'COMPLETED', 'COMPLETED');
+    await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+    await owlet.stop();
+  });
+
+  it('keeps a cancel deadline across the restart', async () => {
+    engine = new FakeEngine();
+    let { owlet, athena } = await serve({ cancelDeadlineMs: 2_000 });
+    const sessionId = (await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }))).SessionId!;
+    await eventually(() => state(athena, sessionId), (s) => s === 'IDLE', 'IDLE');
+    const calcId = (await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'stubborn' }))).CalculationExecutionId!;
+    await eventually(async () => (await calculation(athena, calcId)).Status?.State, (s) => s === 'RUNNING', 'RUNNING');
+    assert.equal((await athena.send(new StopCalculationExecutionCommand({ CalculationExecutionId: calcId }))).State, 'CANCELING');
+    await owlet.stop();
+    // The new server starts after the deadline has passed: it acts on it at once.
+    clock += 5_000;
+    ({ owlet, athena } = await serve({ cancelDeadlineMs: 2_000 }));
+    await eventually(() => state(athena, sessionId), (s) => s === 'FAILED', 'FAILED');
+    const session = await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }));
+    assert.match(session.Status?.StateChangeReason ?? '', /could not be canceled within 2 seconds/);
+    assert.equal((await calculation(athena, calcId)).Status?.State, 'CANCELED');
+    assert.equal(engine.runnerOf(sessionId).stopped, true);
+    await owlet.stop();
+  });
+
+  it('ends every session when asked to terminate sessions on exit', async () => {
+    engine = new FakeEngine();
+    let { owlet, athena } = await serve({ terminateSessionsOnExit: true });
+    const sessionId = (await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }))).SessionId!;
+    await eventually(() => state(athena, sessionId), (s) => s === 'IDLE', 'IDLE');
+    await owlet.stop();
+    assert.equal(engine.runnerOf(sessionId).stopped, true);
+    ({ owlet, athena } = await serve());
+    const status = await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }));
+    assert.equal(status.Status?.State, 'TERMINATED');
+    assert.equal(status.Status?.StateChangeReason, 'Session was terminated because the Owlet server stopped.');
+    await owlet.stop();
+  });
+});

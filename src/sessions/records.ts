@@ -61,6 +61,11 @@ export interface CalculationRecord {
     CompletionDateTime?: number;
   };
   DpuExecutionInMillis?: number;
+  /**
+   * While CANCELING: when the runner is killed if the calculation has not stopped. Kept in the record so that
+   * a server started meanwhile holds the same deadline.
+   */
+  CancelDeadline?: number;
   Progress?: string;
   Result?: {
     StdOutS3Uri: string;

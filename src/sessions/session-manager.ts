@@ -122,6 +122,8 @@ export class SessionManager {
   private readonly runners = new Map<string, Runner>();
   private readonly queue = new KeyedQueue();
   private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
+  /** Terminations under way: their runners stopping, then the session recorded TERMINATED. */
+  private readonly ending = new Set<Promise<void>>();
   private reaper: NodeJS.Timeout | undefined;
   private disposed = false;
   private readonly pool: WarmPool;
@@ -188,6 +190,11 @@ export class SessionManager {
       if (runner) {
         this.runners.set(id, runner);
         this.o.log.info({ sessionId: id, pid: runner.pid }, 're-attached the runner of a session');
+        // A cancel asked of the previous server still holds, with its deadline.
+        if (current?.body.Status.State === 'CANCELING') {
+          await runner.cancel(current.id).catch((error: unknown) => this.o.log.warn({ err: error, sessionId: id }, 'could not repeat a cancel'));
+          this.armCancelDeadline(id, current.id, current.body.CancelDeadline ?? this.o.now());
+        }
         return;
       }
       await this.o.engine.reclaim(recorded.pid, recorded.dir);
@@ -245,6 +252,7 @@ export class SessionManager {
           ),
         ),
       );
+      await Promise.all([...this.ending]);
     } else {
       // Changes under way (a calculation being recorded) finish before the runners are let go.
       await Promise.all([...this.runners.keys()].map((id) => this.queue.run(id, async () => undefined)));
@@ -443,7 +451,7 @@ export class SessionManager {
     });
     if (runner === undefined) return (await this.getSession(id)).body.Status.State;
     this.runners.delete(id);
-    void (async () => {
+    const ending = (async () => {
       try {
         await runner?.shutdown();
       } catch (error) {
@@ -452,6 +460,8 @@ export class SessionManager {
       await this.changeSession(id, (s) => (s.Status.State === 'TERMINATING' ? 'TERMINATED' : undefined));
       this.pool.refill();
     })().catch((error: unknown) => this.o.log.error({ err: error, sessionId: id }, 'could not finish terminating'));
+    this.ending.add(ending);
+    void ending.finally(() => this.ending.delete(ending));
     return 'TERMINATING';
   }
 
@@ -737,6 +747,23 @@ export class SessionManager {
     return record.body;
   }
 
+  /** Kills the session's runner, failing the session, if the calculation is still not stopped at `deadline`. */
+  private armCancelDeadline(sessionId: string, calculationId: string, deadline: number): void {
+    const timer = setTimeout(() => {
+      this.cancelTimers.delete(calculationId);
+      void (async () => {
+        // The outcome may have landed just before (one a re-attached runner recorded while no server listened).
+        if ((await this.getCalculation(calculationId)).body.Status.State !== 'CANCELING') return;
+        await this.failSession(
+          sessionId,
+          `A calculation could not be canceled within ${this.o.cancelDeadlineMs / 1000} seconds, so the session was stopped.`,
+        );
+      })().catch((error: unknown) => this.o.log.error({ err: error, sessionId }, 'could not fail the session'));
+    }, Math.max(0, deadline - this.o.now()));
+    timer.unref();
+    this.cancelTimers.set(calculationId, timer);
+  }
+
   async stopCalculation(id: string): Promise<CalculationExecutionState> {
     const calculation = (await this.getCalculation(id)).body;
     const sessionId = calculation.SessionId;
@@ -744,19 +771,15 @@ export class SessionManager {
       const current = (await this.getCalculation(id)).body;
       // The model: stopping a calculation that has ended succeeds and has no effect.
       if (FINAL_CALCULATION_STATES.includes(current.Status.State) || current.Status.State === 'CANCELING') return current.Status.State;
-      await this.changeCalculation(id, () => 'CANCELING');
+      const deadline = this.o.now() + this.o.cancelDeadlineMs;
+      await this.changeCalculation(id, (c) => {
+        c.CancelDeadline = deadline;
+        return 'CANCELING';
+      });
       const runner = this.runners.get(sessionId);
       if (!runner) return 'CANCELING';
       await runner.cancel(id);
-      const timer = setTimeout(() => {
-        this.cancelTimers.delete(id);
-        this.failSession(
-          sessionId,
-          `A calculation could not be canceled within ${this.o.cancelDeadlineMs / 1000} seconds, so the session was stopped.`,
-        ).catch((error: unknown) => this.o.log.error({ err: error, sessionId }, 'could not fail the session'));
-      }, this.o.cancelDeadlineMs);
-      timer.unref();
-      this.cancelTimers.set(id, timer);
+      this.armCancelDeadline(sessionId, id, deadline);
       return 'CANCELING';
     });
   }
