@@ -5,9 +5,9 @@
 //   node dist/bench/run.js [--only <name>[,<name>...]] [options]
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
-// session-start, memory, calculation-round-trip, cancel-latency. Options reach the benchmarks that take
+// session-start, memory, calculation-round-trip, cancel-latency, restart. Options reach the benchmarks that take
 // them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput); --session-samples;
-// --calc-samples, --calc-warmup; --cancel-samples.
+// --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
@@ -17,6 +17,7 @@ import { cancelLatency, parseCancelOptions } from './cancel-latency.js';
 import { getWorkGroupThroughput } from './getworkgroup-throughput.js';
 import { memory } from './memory.js';
 import { type BenchResult, formatTable, machine, type Row, saveJson } from './report.js';
+import { parseRestartOptions, restart } from './restart.js';
 import { parseSessionStartOptions, sessionStart } from './session-start.js';
 import { type SparkFixture, startSparkFixture } from './spark-fixture.js';
 import { statusThroughput } from './status-throughput.js';
@@ -38,6 +39,8 @@ try {
       'calc-samples': { type: 'string' },
       'calc-warmup': { type: 'string' },
       'cancel-samples': { type: 'string' },
+      calculations: { type: 'string' },
+      'restart-rounds': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -56,6 +59,7 @@ const BENCHMARKS: Record<string, Bench> = {
   memory: async (fixture) => memory({}, await fixture()),
   'calculation-round-trip': async (fixture) => calculationRoundTrip(parseRoundTripOptions(argv), await fixture()),
   'cancel-latency': async (fixture) => cancelLatency(parseCancelOptions(argv), await fixture()),
+  restart: () => restart(parseRestartOptions(argv)),
 };
 
 const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);

@@ -16,6 +16,7 @@ import { LocalRunnerEngine } from './engine/local-runner-engine.js';
 import { LocalResultStore } from './results/local-result-store.js';
 import type { ResultStore } from './results/result-store.js';
 import { S3ResultStore } from './results/s3-result-store.js';
+import { HistoryRetention } from './sessions/retention.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
@@ -33,6 +34,7 @@ export interface RunningOwlet {
   log: Logger;
   store: StateStore;
   sessions: SessionManager;
+  retention: HistoryRetention;
   /** The Spark Connect endpoint of every session (GetSessionEndpoint). */
   connectEndpoint: string;
   stop(): Promise<void>;
@@ -77,6 +79,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   });
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
+  const retention = new HistoryRetention({ store, log, now, retentionMs: config.sessionRetentionMs, sessionsDir: join(config.dataDir, 'sessions') });
   try {
     await seedFreshStore(store, config, now());
     const local = config.resultsS3 ? undefined : new LocalResultStore(join(config.dataDir, 's3'));
@@ -113,6 +116,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),
     });
     await sessions.start();
+    retention.start();
     const connectSettings = { port: config.connectPort, tokenLifetimeMs: config.connectTokenLifetimeMs, ...options.connect };
     const liveSessions = sessions;
     connect = new SparkConnectProxy({
@@ -157,11 +161,13 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       log,
       store,
       sessions,
+      retention,
       connectEndpoint: connect.endpointUrl,
       stop() {
         stopping ??= (async () => {
           await server.close();
           await connect!.close();
+          await retention.stop();
           await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
           await store.close();
         })();
@@ -170,6 +176,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     };
   } catch (error) {
     await connect?.close();
+    await retention.stop();
     await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
     await store.close();
     throw error;

@@ -22,7 +22,7 @@ import {
   TerminateSessionCommand,
   TooManyRequestsException,
 } from '@aws-sdk/client-athena';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import type { SessionRecord } from '../src/sessions/records.js';
@@ -417,5 +417,52 @@ describe('a graceful stop and a new server on the same data directory', () => {
     assert.equal(status.Status?.State, 'TERMINATED');
     assert.equal(status.Status?.StateChangeReason, 'Session was terminated because the Owlet server stopped.');
     await owlet.stop();
+  });
+});
+
+describe('retention of ended sessions', () => {
+  it('deletes sessions ended longer ago than the retention time, with their calculations, tokens and directories', async () => {
+    let clock = Date.now();
+    const day = 86_400_000;
+    const owlet = await startTestOwlet({ engine: new FakeEngine(), now: () => clock, reaperIntervalMs: 3_600_000, config: { sessionRetentionMs: 7 * day } });
+    try {
+      const athena = owlet.client();
+      const state = async (id: string) => (await athena.send(new GetSessionStatusCommand({ SessionId: id }))).Status?.State;
+      async function sessionWithACalculation(token?: string): Promise<{ sessionId: string; calcId: string }> {
+        const sessionId = (await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, ...(token ? { ClientRequestToken: token } : {}) }))).SessionId!;
+        await eventually(() => state(sessionId), (s) => s === 'IDLE', 'IDLE');
+        const calcId = (await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'print(1)' }))).CalculationExecutionId!;
+        await eventually(() => state(sessionId), (s) => s === 'IDLE', 'IDLE after the calculation');
+        return { sessionId, calcId };
+      }
+      const old = await sessionWithACalculation('old-token'.padEnd(32, '0'));
+      await athena.send(new TerminateSessionCommand({ SessionId: old.sessionId }));
+      await eventually(() => state(old.sessionId), (s) => s === 'TERMINATED', 'TERMINATED');
+      const live = await sessionWithACalculation();
+      const oldEnded = clock;
+      // Within the fifteen minutes a signature's time may be off by.
+      clock += 10 * 60_000;
+      const recent = await sessionWithACalculation();
+      await athena.send(new TerminateSessionCommand({ SessionId: recent.sessionId }));
+      await eventually(() => state(recent.sessionId), (s) => s === 'TERMINATED', 'TERMINATED');
+
+      // A week and five minutes after the first session ended, the second ended five minutes ago.
+      const sweptAt = oldEnded + 7 * day + 5 * 60_000;
+      assert.deepEqual(await owlet.retention.sweep(sweptAt), { sessions: 1, calculations: 1, tokens: 1 });
+      await rejectsWith(athena.send(new GetSessionCommand({ SessionId: old.sessionId })), InvalidRequestException, `Session ${old.sessionId} is not found.`);
+      await assert.rejects(athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: old.calcId })));
+      assert.equal(existsSync(join(owlet.dataDir, 'sessions', old.sessionId)), false);
+      // The live session (however old) and the one that ended within the retention time are kept whole.
+      for (const kept of [live, recent]) {
+        assert.ok(await athena.send(new GetSessionCommand({ SessionId: kept.sessionId })));
+        assert.equal((await athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: kept.calcId }))).Status?.State, 'COMPLETED');
+      }
+      // The forgotten token starts a new session.
+      const again = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, ClientRequestToken: 'old-token'.padEnd(32, '0') }));
+      assert.notEqual(again.SessionId, old.sessionId);
+      assert.deepEqual(await owlet.retention.sweep(sweptAt), { sessions: 0, calculations: 0, tokens: 0 });
+    } finally {
+      await owlet.stop();
+    }
   });
 });

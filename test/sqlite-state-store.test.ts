@@ -47,7 +47,7 @@ describe('SqliteStateStore', () => {
   it('migrates a new file to the current schema, and refuses a file from a newer Owlet', async () => {
     const path = join(dir, 'schema.sqlite');
     const store = new SqliteStateStore({ path });
-    assert.equal(store.schemaVersion, 1);
+    assert.equal(store.schemaVersion, 2);
     await store.close();
     const db = new Database(path);
     db.pragma('user_version = 99');

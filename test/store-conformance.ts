@@ -131,6 +131,14 @@ export function runStateStoreConformance(name: string, backend: ConformanceBacke
       assert.equal(await store.recallIdempotent('StartCalculationExecution', 'tok'), undefined, 'tokens are per operation');
     });
 
+    it('forgets the idempotency tokens remembered before a time', async () => {
+      await store.rememberIdempotent('StartSession', 'kept', { requestDigest: 'd', response: '{}' });
+      assert.equal(await store.forgetIdempotentBefore(0), 0);
+      assert.ok(await store.recallIdempotent('StartSession', 'kept'));
+      assert.equal(await store.forgetIdempotentBefore(Date.now() + 60_000), 1);
+      assert.equal(await store.recallIdempotent('StartSession', 'kept'), undefined);
+    });
+
     it('keeps concurrent creates of one id to exactly one winner', async () => {
       const results = await Promise.allSettled(
         Array.from({ length: 8 }, (_, i) => store.create({ kind: 'session', id: 'race', createdAt: i, body: { n: i } })),

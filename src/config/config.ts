@@ -43,6 +43,8 @@ export interface OwletConfig {
    * all, and the next server on the data directory re-attaches them.
    */
   terminateSessionsOnExit: boolean;
+  /** How long ended sessions and their calculations are kept before they are deleted; 0 keeps them all. */
+  sessionRetentionMs: number;
   /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
   resultsS3?: {
     endpoint?: string;
@@ -73,6 +75,8 @@ export const DEFAULTS = {
   // Athena's tokens last about 29 minutes, by clients that renew them (spec/athena-behaviour.md §10).
   connectTokenLifetimeMs: 30 * 60_000,
   terminateSessionsOnExit: false,
+  // Long enough to look back over a month of work; short enough that the store stays small.
+  sessionRetentionDays: 30,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
@@ -168,6 +172,7 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     ...connectSettings(env),
     terminateSessionsOnExit:
       options.terminateSessionsOnExit || booleanFrom(env, 'OWLET_TERMINATE_SESSIONS_ON_EXIT', DEFAULTS.terminateSessionsOnExit),
+    sessionRetentionMs: numberFrom(env, 'OWLET_SESSION_RETENTION_DAYS', DEFAULTS.sessionRetentionDays, { integer: false }) * 86_400_000,
     ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
       ? {
           resultsS3: {

@@ -44,6 +44,9 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL,
      PRIMARY KEY (operation, token)
    );`,
+  // The server's start and the admission check list live sessions by state; retention forgets tokens by age.
+  `CREATE INDEX records_by_state ON records (kind, state, created_at, seq);
+   CREATE INDEX idempotency_tokens_by_time ON idempotency_tokens (created_at);`,
 ];
 
 interface Row {
@@ -239,6 +242,10 @@ export class SqliteStateStore implements StateStore {
 
   async recallIdempotent(operation: string, token: string): Promise<IdempotencyEntry | undefined> {
     return this.recallSync(operation, token);
+  }
+
+  async forgetIdempotentBefore(time: number): Promise<number> {
+    return this.stmt('DELETE FROM idempotency_tokens WHERE created_at < ?').run(time).changes;
   }
 
   private recallSync(operation: string, token: string): IdempotencyEntry | undefined {

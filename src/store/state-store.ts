@@ -99,6 +99,8 @@ export interface StateStore {
    */
   rememberIdempotent(operation: string, token: string, entry: IdempotencyEntry): Promise<IdempotencyEntry | undefined>;
   recallIdempotent(operation: string, token: string): Promise<IdempotencyEntry | undefined>;
+  /** Forgets the tokens remembered before `time` (milliseconds since the epoch); returns how many. */
+  forgetIdempotentBefore(time: number): Promise<number>;
 
   close(): Promise<void>;
 }
