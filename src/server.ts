@@ -10,6 +10,7 @@ import { unavailableOperation } from './api/unavailable.js';
 import { createWorkGroup, PRIMARY_WORKGROUP, workGroupHandlers } from './api/workgroups.js';
 import type { OwletConfig } from './config/config.js';
 import { projectRoot } from './config/paths.js';
+import { NodeMembership } from './cluster/node-membership.js';
 import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
@@ -49,13 +50,27 @@ export interface StartOptions {
   reaperIntervalMs?: number;
   /** The Spark Connect proxy's port and token lifetime, over the configuration's (tests shorten the lifetime). */
   connect?: { port?: number; tokenLifetimeMs?: number };
+  /** A store to use instead of the configured one (tests share one between two nodes); the caller closes it. */
+  store?: StateStore;
 }
 
-/** Creates the workgroups of a fresh data directory: Athena's `primary`, and the ready Spark workgroup. */
+/**
+ * Creates the workgroups of a fresh store: Athena's `primary`, and the ready Spark workgroup. Nodes sharing a
+ * store may start at once: each workgroup is created by whichever gets there first.
+ */
 async function seedFreshStore(store: StateStore, config: OwletConfig, now: number): Promise<void> {
+  // A store that has `primary` has been seeded: a `spark` workgroup deleted since stays deleted.
   if (await store.get('workgroup', PRIMARY_WORKGROUP)) return;
-  await createWorkGroup(store, { Name: PRIMARY_WORKGROUP, State: 'ENABLED', CreationTime: now, Tags: [] });
-  await createWorkGroup(store, {
+  const ensure = async (name: string, create: () => Promise<unknown>): Promise<void> => {
+    if (await store.get('workgroup', name)) return;
+    try {
+      await create();
+    } catch (error) {
+      if (!(await store.get('workgroup', name))) throw error;
+    }
+  };
+  await ensure(PRIMARY_WORKGROUP, () => createWorkGroup(store, { Name: PRIMARY_WORKGROUP, State: 'ENABLED', CreationTime: now, Tags: [] }));
+  await ensure(READY_SPARK_WORKGROUP, () => createWorkGroup(store, {
     Name: READY_SPARK_WORKGROUP,
     State: 'ENABLED',
     Description: 'Apache Spark workgroup ready to use',
@@ -66,19 +81,26 @@ async function seedFreshStore(store: StateStore, config: OwletConfig, now: numbe
       ExecutionRole: `arn:aws:iam::${config.accountId}:role/OwletSparkExecutionRole`,
       ResultConfiguration: { OutputLocation: 's3://owlet-results/spark/' },
     },
-  });
+  }));
 }
 
 export async function startOwlet(config: OwletConfig, options: StartOptions = {}): Promise<RunningOwlet> {
   const log = options.log ?? pino({ level: config.logLevel, base: undefined });
   const now = options.now ?? Date.now;
-  const store = new SqliteStateStore({
-    path: join(config.dataDir, 'state.sqlite'),
-    onCorrupt: (error) => log.error({ kind: error.kind, id: error.id, err: error }, 'skipping a stored record that cannot be read'),
-    now,
-  });
+  const ownStore = options.store === undefined;
+  const store =
+    options.store ??
+    new SqliteStateStore({
+      path: join(config.dataDir, 'state.sqlite'),
+      onCorrupt: (error) => log.error({ kind: error.kind, id: error.id, err: error }, 'skipping a stored record that cannot be read'),
+      now,
+    });
+  const closeStore = async (): Promise<void> => {
+    if (ownStore) await store.close();
+  };
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
+  let membership: NodeMembership | undefined;
   const retention = new HistoryRetention({ store, log, now, retentionMs: config.sessionRetentionMs, sessionsDir: join(config.dataDir, 'sessions') });
   try {
     await seedFreshStore(store, config, now());
@@ -114,6 +136,8 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       warmPoolShrinkAfterMs: config.warmPoolShrinkMinutes * 60_000,
       // Often enough that a session ends within a tenth of a minute of its timeout.
       reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),
+      nodeId: config.nodeId,
+      nodeEndpoint: async (nodeId) => membership?.endpointOf(nodeId),
     });
     await sessions.start();
     retention.start();
@@ -151,9 +175,22 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       log,
       now,
       ...(local ? { s3: new S3Api(local, verifier) } : {}),
+      nodeId: config.nodeId,
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const liveManager = sessions;
+    membership = new NodeMembership({
+      store,
+      log,
+      now,
+      nodeId: config.nodeId,
+      endpoint: config.nodeEndpoint ?? `http://${host}:${address.port}`,
+      heartbeatMs: config.nodeHeartbeatMs,
+      deadAfterMs: config.nodeDeadAfterMs,
+      onNodeDead: (nodeId, reason) => liveManager.failSessionsOfNode(nodeId, reason),
+    });
+    await membership.join();
     let stopping: Promise<void> | undefined;
     return {
       endpoint: `http://${host}:${address.port}`,
@@ -167,18 +204,20 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         stopping ??= (async () => {
           await server.close();
           await connect!.close();
+          await membership?.leave();
           await retention.stop();
           await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
-          await store.close();
+          await closeStore();
         })();
         return stopping;
       },
     };
   } catch (error) {
     await connect?.close();
+    await membership?.leave();
     await retention.stop();
     await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
-    await store.close();
+    await closeStore();
     throw error;
   }
 }

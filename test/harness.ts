@@ -52,6 +52,9 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     // A test's sessions end with its server, unless the test is about what outlives a stop.
     terminateSessionsOnExit: true,
     sessionRetentionMs: DEFAULTS.sessionRetentionDays * 86_400_000,
+    nodeId: 'test-node',
+    nodeHeartbeatMs: DEFAULTS.nodeHeartbeatMs,
+    nodeDeadAfterMs: DEFAULTS.nodeDeadAfterMs,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;

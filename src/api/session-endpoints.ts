@@ -5,9 +5,10 @@ import type { ExecutorsSummary } from '../generated/athena-model.js';
 import type { SparkConnectProxy } from '../connect/spark-connect-proxy.js';
 import { InvalidRequestError, ResourceNotFoundError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
-import { type SessionManager, SessionNotFoundError, SessionStateError } from '../sessions/session-manager.js';
+import { type SessionManager, SessionNotFoundError } from '../sessions/session-manager.js';
 import { LIVE_SESSION_STATES } from '../sessions/states.js';
 import { pageOf } from './pagination.js';
+import { translated } from './sessions.js';
 
 /** Every executor Owlet reports is the size Athena has for coordinators and executors: 1 DPU. */
 const EXECUTOR_DPUS = 1;
@@ -24,16 +25,6 @@ export interface SessionEndpointDeps {
   sessions: SessionManager;
   connect: SparkConnectProxy;
   accountId: string;
-}
-
-/** The session manager's refusals, in Athena's terms: an unknown session is an InvalidRequestException, as for the other session calls. */
-async function translated<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof SessionNotFoundError || error instanceof SessionStateError) throw new InvalidRequestError(error.message);
-    throw error;
-  }
 }
 
 export function sessionEndpointHandlers({ sessions, connect, accountId }: SessionEndpointDeps): OperationHandlers {

@@ -7,7 +7,7 @@ import type {
   SessionState,
   SessionStatus,
 } from '../generated/athena-model.js';
-import { InvalidRequestError, ServiceError } from '../protocol/errors.js';
+import { ForwardToNode, InvalidRequestError, ServiceError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
 import type { CalculationRecord, SessionRecord } from '../sessions/records.js';
 import {
@@ -15,6 +15,7 @@ import {
   CapacityError,
   SessionManager,
   SessionNotFoundError,
+  SessionOnAnotherNodeError,
   SessionStateError,
 } from '../sessions/session-manager.js';
 import { ACTIVE_SESSION_STATES } from '../sessions/states.js';
@@ -38,7 +39,7 @@ class TooManyRequestsError extends ServiceError {
 }
 
 /** Runs `work`, turning the session manager's errors into Athena's. */
-async function translated<T>(work: () => Promise<T>): Promise<T> {
+export async function translated<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -48,6 +49,7 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
       throw new InvalidRequestError(error.message);
     }
     if (error instanceof CapacityError) throw new TooManyRequestsError(error.message);
+    if (error instanceof SessionOnAnotherNodeError) throw new ForwardToNode(error.node, error.endpoint, error.message);
     throw error;
   }
 }

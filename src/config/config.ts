@@ -45,6 +45,16 @@ export interface OwletConfig {
   terminateSessionsOnExit: boolean;
   /** How long ended sessions and their calculations are kept before they are deleted; 0 keeps them all. */
   sessionRetentionMs: number;
+  /** Where state is kept: the data directory's SQLite file when unset, or a PostgreSQL URL several nodes share. */
+  stateStoreUrl?: string;
+  /** This server node's id among the nodes sharing a store: kept in the data directory unless set. */
+  nodeId: string;
+  /** Where other nodes reach this one's API; by default the address it listens on. */
+  nodeEndpoint?: string;
+  /** How often this node writes its heartbeat. */
+  nodeHeartbeatMs: number;
+  /** A node without a heartbeat for this long is dead, and its sessions are ended by another node. */
+  nodeDeadAfterMs: number;
   /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
   resultsS3?: {
     endpoint?: string;
@@ -77,9 +87,14 @@ export const DEFAULTS = {
   terminateSessionsOnExit: false,
   // Long enough to look back over a month of work; short enough that the store stays small.
   sessionRetentionDays: 30,
+  nodeHeartbeatMs: 5_000,
+  // Six missed heartbeats: long enough for a restart or a pause, short enough that a dead node's sessions
+  // are not left looking alive for long.
+  nodeDeadAfterMs: 30_000,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
+const NODE_ID_FILE = 'node-id';
 const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** A key pair shaped like AWS's: a 20-character access key id and a 40-character secret. */
@@ -109,6 +124,17 @@ export function resolveCredentials(dataDir: string, env: NodeJS.ProcessEnv): { c
   const credentials = generateCredentials();
   writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
   return { credentials, generated: true };
+}
+
+/** OWLET_NODE_ID, or the id kept in the data directory, made on first start: a node's runners live there. */
+export function resolveNodeId(dataDir: string, env: NodeJS.ProcessEnv): string {
+  if (env.OWLET_NODE_ID) return env.OWLET_NODE_ID;
+  const file = join(dataDir, NODE_ID_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const id = `node-${randomBytes(6).toString('hex')}`;
+  writeFileSync(file, `${id}\n`);
+  return id;
 }
 
 export interface ConfigOptions {
@@ -173,6 +199,11 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     terminateSessionsOnExit:
       options.terminateSessionsOnExit || booleanFrom(env, 'OWLET_TERMINATE_SESSIONS_ON_EXIT', DEFAULTS.terminateSessionsOnExit),
     sessionRetentionMs: numberFrom(env, 'OWLET_SESSION_RETENTION_DAYS', DEFAULTS.sessionRetentionDays, { integer: false }) * 86_400_000,
+    ...(env.OWLET_STATE_STORE_URL ? { stateStoreUrl: env.OWLET_STATE_STORE_URL } : {}),
+    nodeId: resolveNodeId(dataDir, env),
+    ...(env.OWLET_NODE_ENDPOINT ? { nodeEndpoint: env.OWLET_NODE_ENDPOINT } : {}),
+    nodeHeartbeatMs: numberFrom(env, 'OWLET_NODE_HEARTBEAT_MS', DEFAULTS.nodeHeartbeatMs, { min: 10 }),
+    nodeDeadAfterMs: numberFrom(env, 'OWLET_NODE_DEAD_AFTER_MS', DEFAULTS.nodeDeadAfterMs, { min: 100 }),
     ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
       ? {
           resultsS3: {

@@ -6,4 +6,6 @@ export interface RequestContext {
   caller: VerifiedCaller;
   /** Milliseconds since the epoch at which the request arrived. */
   receivedAt: number;
+  /** The request was sent on by another server node: it is answered here, never sent on again. */
+  forwarded?: boolean;
 }

@@ -57,6 +57,21 @@ export class InternalServerError extends ServiceError {
   }
 }
 
+/**
+ * Not an answer: the request is about a session another server node runs, and is sent on to `endpoint` as it
+ * came, signature and all; that node's answer is the answer. Without an endpoint (the node cannot be reached)
+ * the client gets InternalServerException with `message`, and may try again.
+ */
+export class ForwardToNode extends Error {
+  constructor(
+    readonly node: string,
+    readonly endpoint: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 // --- Front-end errors (not in the model; the shapes every AWS JSON service answers with) -----------------
 
 export class SerializationError extends ServiceError {

@@ -1,17 +1,24 @@
 // The HTTP front end: reads a request with a size limit, authenticates it, hands it to the JSON service and
 // writes the answer with the headers the real service sends (Content-Type, Content-Length, x-amzn-RequestId).
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { signingName } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
-import { RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
+import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
 import type { JsonService, JsonServiceResponse } from './json-service.js';
 import type { S3Api } from './s3-api.js';
 import type { SigV4Verifier, VerifiedCaller } from './sigv4.js';
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+/** Marks a request another server node sent on (its value names that node); such a request is answered, never sent on. */
+export const FORWARDED_BY_HEADER = 'x-owlet-forwarded-by';
+/** How long a node waits for the node it sent a request on to. */
+const FORWARD_TIMEOUT_MS = 30_000;
+/** The answer headers passed back from the node that answered a forwarded request. */
+const FORWARDED_ANSWER_HEADERS = ['content-type', 'content-length', 'x-amzn-requestid'] as const;
 
 /**
  * The largest request body accepted. The largest legitimate request is an ImportNotebook or UpdateNotebook
@@ -30,6 +37,8 @@ export interface HttpServerOptions {
   now?: () => number;
   /** The S3 API over the result store, for requests that are not Athena calls. */
   s3?: S3Api;
+  /** This server node's id, named in the requests it sends on to other nodes. */
+  nodeId?: string;
 }
 
 class BodyTooLarge extends Error {}
@@ -61,6 +70,8 @@ export class OwletHttpServer {
   private readonly server: Server;
   private readonly maxBodyBytes: number;
   private readonly now: () => number;
+  /** Connections to the other server nodes, kept open between forwarded requests. */
+  private readonly nodes = new Agent({ keepAlive: true });
 
   constructor(private readonly options: HttpServerOptions) {
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -93,6 +104,45 @@ export class OwletHttpServer {
       this.server.closeIdleConnections();
       // A connection busy at this moment would otherwise keep the server open until its keep-alive timeout.
       setTimeout(() => this.server.closeAllConnections(), 1_000).unref();
+    });
+    this.nodes.destroy();
+  }
+
+  /**
+   * Sends the request on, as it came (its signature covers the Host header and the body, which are kept), to
+   * the node that runs the session it is about, and passes that node's answer back.
+   */
+  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer, endpoint: string, requestId: string, context: RequestContext): Promise<void> {
+    const { service, log } = this.options;
+    const headers = { ...req.headers, [FORWARDED_BY_HEADER]: this.options.nodeId ?? 'unknown' };
+    delete headers.connection;
+    return new Promise<void>((resolve) => {
+      const upstream = request(new URL(req.url ?? '/', endpoint), { method: req.method, headers, agent: this.nodes, timeout: FORWARD_TIMEOUT_MS }, (answer) => {
+        const passed: Record<string, string> = {};
+        for (const name of FORWARDED_ANSWER_HEADERS) {
+          const value = answer.headers[name];
+          if (typeof value === 'string') passed[name] = value;
+        }
+        res.writeHead(answer.statusCode ?? 500, passed);
+        answer.pipe(res);
+        answer.on('end', resolve);
+        answer.on('error', () => {
+          res.destroy();
+          resolve();
+        });
+      });
+      upstream.on('timeout', () => upstream.destroy(new Error(`no answer within ${FORWARD_TIMEOUT_MS / 1000} seconds`)));
+      upstream.on('error', (error) => {
+        log.warn({ err: error, endpoint, requestId }, 'could not send a request on to the node that runs its session');
+        if (!res.headersSent) {
+          const failure = new InternalServerError(`The Owlet server node that runs this session cannot be reached: ${error.message}`);
+          this.send(res, requestId, service.errorResponse(failure, undefined, context));
+        } else {
+          res.destroy();
+        }
+        resolve();
+      });
+      upstream.end(body);
     });
   }
 
@@ -153,7 +203,7 @@ export class OwletHttpServer {
       throw error;
     }
 
-    const context: RequestContext = { requestId, receivedAt, caller };
+    const context: RequestContext = { requestId, receivedAt, caller, forwarded: req.headers[FORWARDED_BY_HEADER] !== undefined };
     let operation;
     try {
       operation = service.operationOf(Array.isArray(target) ? target[0] : target);
@@ -170,6 +220,11 @@ export class OwletHttpServer {
     }
 
     const response = await service.handle(operation, body, context);
+    if (response.forwardTo !== undefined) {
+      log.debug({ requestId, operation, to: response.forwardTo }, 'request sent on to the node that runs its session');
+      await this.forward(req, res, body, response.forwardTo, requestId, context);
+      return;
+    }
     log.debug({ requestId, operation, status: response.status, errorType: response.errorType }, 'request');
     this.send(res, requestId, response);
   }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { type OperationName, type OperationTypes, operations, shapes, targetPrefix } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import {
+  ForwardToNode,
   InternalServerError,
   InvalidRequestError,
   SerializationError,
@@ -25,6 +26,8 @@ export interface JsonServiceResponse {
   body: string;
   /** Set for error responses: the `__type`. */
   errorType?: string;
+  /** Set when another server node answers this request: where it serves the API. */
+  forwardTo?: string;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -66,7 +69,10 @@ export class JsonService {
       const encoded = outputShape === null ? {} : this.encoder.encode(outputShape, output);
       return { status: 200, body: JSON.stringify(encoded) };
     } catch (error) {
-      return this.errorResponse(error, operation, context);
+      if (error instanceof ForwardToNode && error.endpoint !== undefined && !context.forwarded) {
+        return { status: 0, body: '', forwardTo: error.endpoint };
+      }
+      return this.errorResponse(error instanceof ForwardToNode ? new InternalServerError(error.message) : error, operation, context);
     }
   }
 

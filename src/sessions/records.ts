@@ -37,6 +37,8 @@ export interface SessionRecord {
   /** The calculation running now, if any. */
   CurrentCalculation?: string;
   Runner?: { pid: number; dir: string };
+  /** The server node that runs the session's runner (several nodes can share one store). */
+  Node?: string;
   /** The live Spark UI of the session's driver (`http://127.0.0.1:41025`); it stops with the session. */
   SparkUi?: string;
   /**

@@ -41,6 +41,17 @@ export class CalculationNotFoundError extends Error {
   }
 }
 export class CapacityError extends Error {}
+/** The session's runner is on another server node: the request belongs there. */
+export class SessionOnAnotherNodeError extends Error {
+  constructor(
+    readonly sessionId: string,
+    readonly node: string,
+    /** Where that node serves the API; undefined when it is unknown or found dead. */
+    readonly endpoint: string | undefined,
+  ) {
+    super(`Session ${sessionId} runs on the Owlet server node ${node}, which cannot be reached now.`);
+  }
+}
 
 /** Athena's StateChangeReason after TerminateSession or an idle timeout (UG troubleshooting-sessions). */
 export const TERMINATED_PER_REQUEST = 'Session was terminated per request.';
@@ -70,6 +81,10 @@ export interface SessionManagerOptions {
   warmPoolSize: number;
   /** The pool empties itself after this long without a StartSession. */
   warmPoolShrinkAfterMs: number;
+  /** This server node's id; sessions it starts are its own, and it runs only those. */
+  nodeId: string;
+  /** Where another node serves the API, for requests about that node's sessions. */
+  nodeEndpoint?: (nodeId: string) => Promise<string | undefined>;
 }
 
 export interface StartSessionRequest {
@@ -157,11 +172,11 @@ export class SessionManager {
       let after: string | undefined;
       do {
         const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: [state], order: 'newest', limit: 100, ...(after ? { after } : {}) });
-        for (const record of page.records) await this.recover(record.body);
+        for (const record of page.records) if (this.isOwn(record.body)) await this.recover(record.body);
         after = page.cursor;
       } while (after);
     }
-    await this.reclaimPooledRunners();
+    await this.reclaimOrphanedRunners();
     this.pool.refill();
     this.reaper = setInterval(() => {
       this.reapIdleSessions().catch((error: unknown) => this.o.log.error({ err: error }, 'idle reaper failed'));
@@ -213,22 +228,56 @@ export class SessionManager {
     }
   }
 
-  /** Stops pooled runners a previous server process left behind: no session knows them. */
-  private async reclaimPooledRunners(): Promise<void> {
+  /**
+   * Stops runners a previous server process left behind that no live session of this node owns: pooled
+   * runners, and those of sessions another node ended while this one was away.
+   */
+  private async reclaimOrphanedRunners(): Promise<void> {
     let names: string[];
     try {
       names = await readdir(this.o.sessionsDir);
     } catch {
       return;
     }
-    for (const name of names.filter((n) => n.startsWith('pool-'))) {
+    for (const name of names) {
+      if (this.runners.has(name)) continue;
+      if (!name.startsWith('pool-')) {
+        const session = await this.o.store.get<SessionRecord>('session', name).catch(() => undefined);
+        if (session && LIVE_SESSION_STATES.includes(session.body.Status.State) && this.isOwn(session.body)) continue;
+      }
       const dir = join(this.o.sessionsDir, name);
       try {
         const pid = Number((await readFile(join(dir, 'runner.pid'), 'utf8')).trim());
         if (Number.isInteger(pid) && pid > 0) await this.o.engine.reclaim(pid, dir);
       } catch {
-        // No pid file: the runner never started.
+        // No pid file: the runner never started, or its directory is gone.
       }
+    }
+  }
+
+  /** Whether this node runs the session (sessions recorded before nodes existed are the only node's). */
+  private isOwn(session: SessionRecord): boolean {
+    return (session.Node ?? this.o.nodeId) === this.o.nodeId;
+  }
+
+  /** Throws SessionOnAnotherNodeError for a live session another node runs: its runner is there. */
+  private async requireHere(session: SessionRecord): Promise<void> {
+    if (this.isOwn(session) || !LIVE_SESSION_STATES.includes(session.Status.State)) return;
+    const node = session.Node!;
+    throw new SessionOnAnotherNodeError(session.SessionId, node, await this.o.nodeEndpoint?.(node));
+  }
+
+  /** Ends the live sessions of a node found dead: their runners cannot be reached through it any more. */
+  async failSessionsOfNode(nodeId: string, reason: string): Promise<void> {
+    const ids: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: LIVE_SESSION_STATES, order: 'newest', limit: 100, ...(after ? { after } : {}) });
+      for (const { body } of page.records) if (body.Node === nodeId) ids.push(body.SessionId);
+      after = page.cursor;
+    } while (after);
+    for (const id of ids) {
+      await this.failSession(id, reason).catch((error: unknown) => this.o.log.error({ err: error, sessionId: id }, 'could not fail a session of a dead node'));
     }
   }
 
@@ -286,7 +335,7 @@ export class SessionManager {
     let after: string | undefined;
     do {
       const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: LIVE_SESSION_STATES, order: 'newest', limit: 100, ...(after ? { after } : {}) });
-      for (const r of page.records) used += r.body.Dpus;
+      for (const r of page.records) if (this.isOwn(r.body)) used += r.body.Dpus;
       after = page.cursor;
     } while (after);
     return used;
@@ -324,6 +373,7 @@ export class SessionManager {
         WorkingDirectory: `${request.outputLocation.replace(/\/?$/, '/')}${id}/`,
         IdleTimeoutMinutes: request.idleTimeoutMinutes,
         Dpus: dpus,
+        Node: this.o.nodeId,
         Status: { State: 'CREATING', StartDateTime: now, LastModifiedDateTime: now },
         DpuExecutionInMillis: 0,
       };
@@ -446,6 +496,7 @@ export class SessionManager {
       const session = (await this.getSession(id)).body;
       // The model: TerminateSession on an inactive session succeeds and has no effect.
       if (!LIVE_SESSION_STATES.includes(session.Status.State) || session.Status.State === 'TERMINATING') return undefined;
+      await this.requireHere(session);
       await this.endSessionNow(session, 'TERMINATING', reason, () => ({ state: 'CANCELED', reason: CANCELED_BY_TERMINATION }));
       return this.runners.get(id) ?? null;
     });
@@ -505,13 +556,13 @@ export class SessionManager {
   }
 
   /** Terminates IDLE sessions whose idle timeout, counted from the end of their last calculation, has passed. */
-  async reapIdleSessions(): Promise<string[]> {
-    const now = this.o.now();
+  async reapIdleSessions(now = this.o.now()): Promise<string[]> {
     const reaped: string[] = [];
     let after: string | undefined;
     do {
       const page = await this.o.store.list<SessionRecord>({ kind: 'session', states: ['IDLE'], order: 'newest', limit: 100, ...(after ? { after } : {}) });
       for (const { body } of page.records) {
+        if (!this.isOwn(body)) continue;
         // A session used through Spark Connect is not idle: not while a call runs, nor until its timeout has
         // passed since the last one ended.
         const connect = this.connectActivity?.(body.SessionId);
@@ -584,6 +635,7 @@ export class SessionManager {
    */
   async executors(sessionId: string): Promise<SessionExecutor[]> {
     const session = (await this.getSession(sessionId)).body;
+    await this.requireHere(session);
     const coordinator = (state: ExecutorState): SessionExecutor => ({
       id: session.Coordinator?.ExecutorId ?? DRIVER_ID,
       type: 'COORDINATOR',
@@ -635,6 +687,7 @@ export class SessionManager {
    */
   async sparkConnect(sessionId: string): Promise<SparkConnectServer> {
     const session = (await this.getSession(sessionId)).body;
+    await this.requireHere(session);
     const state = session.Status.State;
     if (state === 'CREATING' || state === 'CREATED') {
       throw new SessionStateError(`Session ${sessionId} is in the ${state} state; its Spark Connect endpoint is available once it is IDLE.`);
@@ -666,6 +719,7 @@ export class SessionManager {
     const id = randomUUID();
     const { record, runner, dir } = await this.queue.run(sessionId, async () => {
       const session = (await this.getSession(sessionId)).body;
+      await this.requireHere(session);
       const runner = this.runners.get(sessionId);
       if (session.Status.State !== 'IDLE' || !runner) {
         // dbt-athena matches this exact text (spec/athena-behaviour.md §3.1).
@@ -771,6 +825,7 @@ export class SessionManager {
       const current = (await this.getCalculation(id)).body;
       // The model: stopping a calculation that has ended succeeds and has no effect.
       if (FINAL_CALCULATION_STATES.includes(current.Status.State) || current.Status.State === 'CANCELING') return current.Status.State;
+      await this.requireHere((await this.getSession(sessionId)).body);
       const deadline = this.o.now() + this.o.cancelDeadlineMs;
       await this.changeCalculation(id, (c) => {
         c.CancelDeadline = deadline;

@@ -1,9 +1,9 @@
-// The durable state of an Owlet server: workgroups, sessions, calculations, notebooks and idempotency
+// The durable state of an Owlet server: workgroups, sessions, calculations, notebooks, server nodes and idempotency
 // tokens, as versioned records. The interface is small on purpose so that every backend (SQLite embedded,
 // PostgreSQL for several server nodes) passes one conformance suite (test/store-conformance.ts).
 
 /** Every kind of record the server keeps. */
-export type RecordKind = 'workgroup' | 'session' | 'calculation' | 'notebook';
+export type RecordKind = 'workgroup' | 'session' | 'calculation' | 'notebook' | 'node';
 
 export interface StoredRecord<T = unknown> {
   kind: RecordKind;
