@@ -189,6 +189,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       heartbeatMs: config.nodeHeartbeatMs,
       deadAfterMs: config.nodeDeadAfterMs,
       onNodeDead: (nodeId, reason) => liveManager.failSessionsOfNode(nodeId, reason),
+      onRevived: () => liveManager.stopRunnersOfEndedSessions(),
     });
     await membership.join();
     let stopping: Promise<void> | undefined;

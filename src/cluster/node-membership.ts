@@ -26,6 +26,8 @@ export interface NodeMembershipOptions {
   deadAfterMs: number;
   /** Ends the sessions of a node found dead; called on one node only. */
   onNodeDead: (nodeId: string, reason: string) => Promise<void>;
+  /** This node was found dead while it was only slow: its sessions were ended, so their runners must stop. */
+  onRevived: () => Promise<void>;
 }
 
 export class NodeMembership {
@@ -90,6 +92,7 @@ export class NodeMembership {
       this.o.log.warn({ deadSince: fresh.body.DeadSince }, 'this node was found dead by another; it is live again');
       const { DeadSince: _dead, ...body } = fresh.body;
       this.own = await this.o.store.update('node', this.o.nodeId, fresh.version, { body: { ...body, HeartbeatAt: now } });
+      await this.o.onRevived();
     }
   }
 

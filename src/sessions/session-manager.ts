@@ -267,6 +267,17 @@ export class SessionManager {
     throw new SessionOnAnotherNodeError(session.SessionId, node, await this.o.nodeEndpoint?.(node));
   }
 
+  /** Kills the runners this node holds for sessions that have ended (another node ended them). */
+  async stopRunnersOfEndedSessions(): Promise<void> {
+    for (const [id, runner] of [...this.runners]) {
+      const session = await this.o.store.get<SessionRecord>('session', id).catch(() => undefined);
+      if (session && LIVE_SESSION_STATES.includes(session.body.Status.State)) continue;
+      this.o.log.warn({ sessionId: id, pid: runner.pid }, 'stopping the runner of a session another node ended');
+      this.runners.delete(id);
+      runner.kill();
+    }
+  }
+
   /** Ends the live sessions of a node found dead: their runners cannot be reached through it any more. */
   async failSessionsOfNode(nodeId: string, reason: string): Promise<void> {
     const ids: string[] = [];
