@@ -3,11 +3,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := source scripts/env.sh &&
 
-.PHONY: help setup build run test test-node test-python generate check-generated bench lock-python clean
+.PHONY: help setup setup-test build run test test-node test-python generate check-generated bench lock-python clean
 
 help:
 	@echo "make run      install what is needed, build, and start the server with the embedded defaults"
-	@echo "make test     install what is needed, build, and run the whole test suite"
+	@echo "make test     install what is needed (PostgreSQL too), build, and run the whole test suite"
 	@echo "make setup    install what is needed (quick when nothing changed)"
 	@echo "make bench    run the benchmarks (bench/)"
 	@echo "make generate regenerate src/generated/ from the pinned botocore model"
@@ -15,16 +15,20 @@ help:
 setup:
 	@bash scripts/bootstrap.sh
 
+# What only the tests need: a PostgreSQL server for the PostgreSQL state store's suite.
+setup-test:
+	@bash scripts/install-postgres.sh
+
 build: setup
 	@rm -rf dist && $(ENV) tsc -p .
 
 run: build
 	@bin/owlet server $(ARGS)
 
-test: build
+test: build setup-test
 	@bash scripts/test.sh
 
-test-node: build
+test-node: build setup-test
 	@$(ENV) node --test --test-reporter=spec 'dist/test/**/*.test.js'
 
 test-python: build

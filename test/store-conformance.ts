@@ -1,10 +1,11 @@
-// The StateStore conformance suite: every backend runs these same cases (SQLite here, PostgreSQL when it
-// arrives). A backend that cannot pass a case must skip it with its reason, not leave it out.
+// The StateStore conformance suite: every backend runs these same cases (SQLite, PostgreSQL). A backend that
+// cannot pass a case must skip it with its reason, not leave it out.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   CorruptRecordError,
   RecordExistsError,
+  type RecordKind,
   type StateStore,
   type StoredRecord,
   VersionConflictError,
@@ -29,6 +30,20 @@ interface Body {
   text?: string;
 }
 
+/** Every id of `kind` in id order, read `limit` at a time by following the cursors. */
+export async function idsByPages(store: StateStore, kind: RecordKind, limit: number): Promise<{ ids: string[]; pages: number }> {
+  const ids: string[] = [];
+  let after: string | undefined;
+  let pages = 0;
+  do {
+    const page = await store.list({ kind, order: 'id', limit, ...(after ? { after } : {}) });
+    ids.push(...page.records.map((r) => r.id));
+    after = page.cursor;
+    pages++;
+  } while (after !== undefined);
+  return { ids, pages };
+}
+
 export function runStateStoreConformance(name: string, backend: ConformanceBackend): void {
   describe(`StateStore conformance: ${name}`, () => {
     let store: StateStore;
@@ -36,11 +51,11 @@ export function runStateStoreConformance(name: string, backend: ConformanceBacke
       store = await backend.open();
     });
 
-    it('creates a record at version 1 and reads it back', async () => {
-      const created = await store.create<Body>({ kind: 'workgroup', id: 'a', createdAt: 1000, body: { n: 1, text: 'é 😀' } });
+    it('creates a record at version 1 and reads it back, any text in its body', async () => {
+      const created = await store.create<Body>({ kind: 'workgroup', id: 'a', createdAt: 1000, body: { n: 1, text: 'é 😀 \u0000' } });
       assert.equal(created.version, 1);
       const read = await store.get<Body>('workgroup', 'a');
-      assert.deepEqual(read, { kind: 'workgroup', id: 'a', createdAt: 1000, version: 1, body: { n: 1, text: 'é 😀' } });
+      assert.deepEqual(read, { kind: 'workgroup', id: 'a', createdAt: 1000, version: 1, body: { n: 1, text: 'é 😀 \u0000' } });
       assert.equal(await store.get('workgroup', 'missing'), undefined);
       assert.equal(await store.get('session', 'a'), undefined, 'ids are per kind');
     });
@@ -73,16 +88,8 @@ export function runStateStoreConformance(name: string, backend: ConformanceBacke
 
     it('lists by id in pages', async () => {
       for (const id of ['c', 'a', 'e', 'b', 'd']) await store.create({ kind: 'workgroup', id, createdAt: 1, body: { n: 0 } });
-      const seen: string[] = [];
-      let after: string | undefined;
-      let pages = 0;
-      do {
-        const page = await store.list({ kind: 'workgroup', order: 'id', limit: 2, ...(after ? { after } : {}) });
-        seen.push(...page.records.map((r) => r.id));
-        after = page.cursor;
-        pages++;
-      } while (after !== undefined);
-      assert.deepEqual(seen, ['a', 'b', 'c', 'd', 'e']);
+      const { ids, pages } = await idsByPages(store, 'workgroup', 2);
+      assert.deepEqual(ids, ['a', 'b', 'c', 'd', 'e']);
       assert.equal(pages, 3);
     });
 

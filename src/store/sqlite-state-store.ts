@@ -4,8 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { newestCursorPosition, pageFromRows, type RecordRow, recordFromRow } from './sql-records.js';
 import {
-  CorruptRecordError,
   type CorruptRecordListener,
   type IdempotencyEntry,
   type ListPage,
@@ -48,17 +48,6 @@ const MIGRATIONS: readonly string[] = [
   `CREATE INDEX records_by_state ON records (kind, state, created_at, seq);
    CREATE INDEX idempotency_tokens_by_time ON idempotency_tokens (created_at);`,
 ];
-
-interface Row {
-  seq: number;
-  kind: RecordKind;
-  id: string;
-  parent: string | null;
-  state: string | null;
-  created_at: number;
-  version: number;
-  body: string;
-}
 
 export interface SqliteStateStoreOptions {
   /** A file path, or `:memory:` for tests. */
@@ -127,19 +116,6 @@ export class SqliteStateStore implements StateStore {
     return statement;
   }
 
-  private toRecord<T>(row: Row): StoredRecord<T> {
-    let body: T;
-    try {
-      body = JSON.parse(row.body) as T;
-    } catch (error) {
-      throw new CorruptRecordError(row.kind, row.id, error);
-    }
-    const record: StoredRecord<T> = { kind: row.kind, id: row.id, createdAt: row.created_at, version: row.version, body };
-    if (row.parent !== null) record.parent = row.parent;
-    if (row.state !== null) record.state = row.state;
-    return record;
-  }
-
   async create<T>(record: NewRecord<T>): Promise<StoredRecord<T>> {
     const result = this.stmt(
         `INSERT INTO records (kind, id, parent, state, created_at, version, body) VALUES (?, ?, ?, ?, ?, 1, ?)
@@ -151,8 +127,8 @@ export class SqliteStateStore implements StateStore {
   }
 
   async get<T>(kind: RecordKind, id: string): Promise<StoredRecord<T> | undefined> {
-    const row = this.stmt('SELECT * FROM records WHERE kind = ? AND id = ?').get(kind, id) as Row | undefined;
-    return row ? this.toRecord<T>(row) : undefined;
+    const row = this.stmt('SELECT * FROM records WHERE kind = ? AND id = ?').get(kind, id) as RecordRow | undefined;
+    return row ? recordFromRow<T>(row) : undefined;
   }
 
   async update<T>(
@@ -165,9 +141,9 @@ export class SqliteStateStore implements StateStore {
         `UPDATE records SET body = ?, state = COALESCE(?, state), version = version + 1
          WHERE kind = ? AND id = ? AND version = ? RETURNING *`,
       )
-      .get(JSON.stringify(change.body), change.state ?? null, kind, id, expectedVersion) as Row | undefined;
+      .get(JSON.stringify(change.body), change.state ?? null, kind, id, expectedVersion) as RecordRow | undefined;
     if (!row) throw new VersionConflictError(kind, id, expectedVersion);
-    return this.toRecord<T>(row);
+    return recordFromRow<T>(row);
   }
 
   async delete(kind: RecordKind, id: string, expectedVersion?: number): Promise<boolean> {
@@ -200,30 +176,15 @@ export class SqliteStateStore implements StateStore {
       order = 'id ASC';
     } else {
       if (query.after !== undefined) {
-        const [createdAt, seq] = query.after.split(':').map(Number);
-        if (!Number.isFinite(createdAt) || !Number.isFinite(seq)) throw new Error(`bad list cursor ${query.after}`);
+        const { createdAt, seq } = newestCursorPosition(query.after);
         where.push('(created_at < ? OR (created_at = ? AND seq < ?))');
         params.push(createdAt, createdAt, seq);
       }
       order = 'created_at DESC, seq DESC';
     }
     const rows = this.stmt(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`)
-      .all(...params, query.limit + 1) as Row[];
-    const more = rows.length > query.limit;
-    const page = more ? rows.slice(0, query.limit) : rows;
-    const records: StoredRecord<T>[] = [];
-    for (const row of page) {
-      try {
-        records.push(this.toRecord<T>(row));
-      } catch (error) {
-        if (!(error instanceof CorruptRecordError)) throw error;
-        this.onCorrupt(error);
-      }
-    }
-    const last = page.at(-1);
-    const result: ListPage<T> = { records };
-    if (more && last) result.cursor = query.order === 'id' ? last.id : `${last.created_at}:${last.seq}`;
-    return result;
+      .all(...params, query.limit + 1) as RecordRow[];
+    return pageFromRows<T>(rows, query, this.onCorrupt);
   }
 
   async deleteChildren(kind: RecordKind, parent: string): Promise<number> {
