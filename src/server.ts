@@ -23,7 +23,7 @@ import { OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
-import { SqliteStateStore } from './store/sqlite-state-store.js';
+import { openStateStore } from './store/open-state-store.js';
 import type { StateStore } from './store/state-store.js';
 
 /** The Spark workgroup a fresh server has, so that a newcomer can start a session without creating one. */
@@ -90,11 +90,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   const ownStore = options.store === undefined;
   const store =
     options.store ??
-    new SqliteStateStore({
-      path: join(config.dataDir, 'state.sqlite'),
+    (await openStateStore({
+      url: config.stateStoreUrl,
+      dataDir: config.dataDir,
       onCorrupt: (error) => log.error({ kind: error.kind, id: error.id, err: error }, 'skipping a stored record that cannot be read'),
       now,
-    });
+    }));
   const closeStore = async (): Promise<void> => {
     if (ownStore) await store.close();
   };

@@ -156,8 +156,8 @@ describe('PostgresStateStore shared by several nodes', () => {
     const nodes = await nodesAt(url, 4);
     try {
       const applied = await server.query<{ version: number }>(url, 'SELECT version FROM schema_migrations ORDER BY version');
-      assert.deepEqual(applied.map((row) => row.version), [1]);
-      for (const node of nodes) assert.equal(await node.schemaVersion(), 1);
+      assert.deepEqual(applied.map((row) => row.version), [1, 2]);
+      for (const node of nodes) assert.equal(await node.schemaVersion(), 2);
     } finally {
       await closeAll(nodes);
     }
@@ -167,7 +167,7 @@ describe('PostgresStateStore shared by several nodes', () => {
     const url = await freshSchema();
     await (await openAt(url)).close();
     await server.query(url, 'INSERT INTO schema_migrations (version) VALUES (99)');
-    await assert.rejects(openAt(url), /schema version 99, newer than this Owlet knows \(1\)/);
+    await assert.rejects(openAt(url), /schema version 99, newer than this Owlet knows \(2\)/);
   });
 
   it('lists ids in byte order, as SQLite does, in a database whose collation sorts otherwise', async () => {

@@ -49,6 +49,9 @@ const MIGRATIONS: readonly string[] = [
      created_at bigint NOT NULL,
      PRIMARY KEY (operation, token)
    );`,
+  // The server's start and the admission check list live sessions by state; retention forgets tokens by age.
+  `CREATE INDEX records_by_state ON records (kind, state, created_at, seq);
+   CREATE INDEX idempotency_tokens_by_time ON idempotency_tokens (created_at);`,
 ];
 
 /**
@@ -172,8 +175,8 @@ export class PostgresStateStore implements StateStore {
   async rememberIdempotent(operation: string, token: string, entry: IdempotencyEntry): Promise<IdempotencyEntry | undefined> {
     // Two statements, not one: when another node's insert of the same token wins, ON CONFLICT waits for it to
     // commit, but a read in the same statement would use a snapshot taken before that commit and miss its row.
-    // The read that follows takes a new snapshot and finds it. Tokens are never deleted today; the loop keeps
-    // the answer right should expiry ever remove one between the two statements.
+    // The read that follows takes a new snapshot and finds it. Retention may forget the token between the two
+    // statements; the loop then stores this one.
     for (;;) {
       const inserted = await this.pool.query(
         `INSERT INTO idempotency_tokens (operation, token, request_digest, response, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -192,6 +195,11 @@ export class PostgresStateStore implements StateStore {
       [operation, token],
     );
     return rows[0] ? { requestDigest: rows[0].request_digest, response: rows[0].response } : undefined;
+  }
+
+  async forgetIdempotentBefore(time: number): Promise<number> {
+    const result = await this.pool.query('DELETE FROM idempotency_tokens WHERE created_at < $1', [time]);
+    return result.rowCount ?? 0;
   }
 
   async close(): Promise<void> {
