@@ -11,7 +11,7 @@ import type { OperationHandlers } from '../protocol/json-service.js';
 import { parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
 import type { SessionRecord } from '../sessions/records.js';
 import { ACTIVE_SESSION_STATES } from '../sessions/states.js';
-import { KeyedQueue } from '../store/keyed-queue.js';
+import { StoreLocks } from '../store/store-locks.js';
 import type { StateStore, StoredRecord } from '../store/state-store.js';
 import { IdempotentRequests } from './idempotency.js';
 import { emptyNotebook, nbformatProblem } from './nbformat.js';
@@ -49,13 +49,13 @@ export class SessionAlreadyExistsError extends ServiceError {
 // StartSession (sessions.ts) checks the second one too. Every such check and its write run under one lock per
 // notebook (`notebook/<id>`) or per workgroup's names (`names/<workgroup>`), taken in that order when both are
 // needed. The locks hang off the store they guard, so every handler on one store shares them without wiring;
-// in-process locks suffice because one server holds a state file at a time.
-const locksByStore = new WeakMap<StateStore, KeyedQueue>();
+// they are held in the store, so that they hold across server nodes sharing it.
+const locksByStore = new WeakMap<StateStore, StoreLocks>();
 
-function locksOf(store: StateStore): KeyedQueue {
+function locksOf(store: StateStore): StoreLocks {
   let locks = locksByStore.get(store);
   if (!locks) {
-    locks = new KeyedQueue();
+    locks = new StoreLocks(store);
     locksByStore.set(store, locks);
   }
   return locks;
