@@ -51,6 +51,7 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     connectTokenLifetimeMs: DEFAULTS.connectTokenLifetimeMs,
     // A test's sessions end with its server, unless the test is about what outlives a stop.
     terminateSessionsOnExit: true,
+    sparkCluster: DEFAULTS.sparkCluster,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;
