@@ -14,6 +14,7 @@ import { NodeMembership } from './cluster/node-membership.js';
 import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
+import { type SparkSettings, sparkLaunch } from './engine/spark-profile.js';
 import { LocalResultStore } from './results/local-result-store.js';
 import type { ResultStore } from './results/result-store.js';
 import { S3ResultStore } from './results/s3-result-store.js';
@@ -121,6 +122,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     const engine =
       options.engine ??
       new LocalRunnerEngine({ python: join(projectRoot, '.venv', 'bin', 'python'), runnerPath: join(projectRoot, 'runner'), log });
+    const spark: SparkSettings = { master: config.sparkMaster, driverMemory: config.driverMemory, ...config.sparkCluster };
     sessions = new SessionManager({
       store,
       engine,
@@ -128,8 +130,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       log,
       now,
       sessionsDir: join(config.dataDir, 'sessions'),
-      master: config.sparkMaster,
-      driverMemory: config.driverMemory,
+      pooledLaunch: sparkLaunch(spark, spark.master),
       dpuCapacity: config.dpuCapacity,
       cancelDeadlineMs: config.cancelDeadlineMs,
       idleMinuteMs: config.idleMinuteMs,
@@ -160,7 +161,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
         ...taggingHandlers({ store, accountId: config.accountId }),
-        ...sessionHandlers({ store, sessions }),
+        ...sessionHandlers({ store, sessions, spark }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
         ...notebookHandlers({ store, results, now, log }),
       },

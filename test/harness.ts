@@ -55,6 +55,7 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     nodeId: 'test-node',
     nodeHeartbeatMs: DEFAULTS.nodeHeartbeatMs,
     nodeDeadAfterMs: DEFAULTS.nodeDeadAfterMs,
+    sparkCluster: DEFAULTS.sparkCluster,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;

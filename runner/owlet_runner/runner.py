@@ -44,6 +44,7 @@ from owlet_runner.spark_session import (
     apply_runtime_properties,
     build_spark_session,
     property_values,
+    warm_up,
 )
 
 if TYPE_CHECKING:
@@ -180,10 +181,7 @@ class SessionRunner:
             spark_version = spark.version
             spark_ui = spark.sparkContext.uiWebUrl
             spark_started_at = int(spark.sparkContext.startTime)
-            # One small job before `ready`: the first job of a JVM pays for loading and compiling Spark's
-            # planner and scheduler (seconds on a small machine). Paid here, it is not paid by the user's
-            # first calculation, and a cancel of that calculation does not wait for it.
-            spark.range(1).count()
+            warm_up(spark, config.master)
         except (SessionConfigError, SparkStartError) as error:
             self._fail_start(str(error))
             return

@@ -158,6 +158,27 @@ def build_spark_session(config: SessionConfig, connect_token: str | None = None)
     return spark
 
 
+def is_local_master(master: str) -> bool:
+    """Whether the driver runs the tasks itself (``local``, ``local[N]``) rather than a cluster's executors."""
+    return master == "local" or master.startswith("local[")
+
+
+def warm_up(spark: SparkSession, master: str) -> None:
+    """One small query before ``ready``: the first query of a JVM pays for loading and compiling Spark's planner
+    and code generator (seconds on a small machine). Paid here, it is not paid by the user's first calculation,
+    and a cancel of that calculation does not wait for it.
+
+    In local mode the query runs as a job, which warms the task side too (the same JVM). On a cluster a job
+    would need an executor: dynamic allocation would start one for every new session (its start then waiting
+    for an executor JVM) and keep it until it idled out. There the query is only planned and compiled, on the
+    driver: ``execute()`` of a plan without an exchange builds its RDD without running a job.
+    """
+    if is_local_master(master):
+        spark.range(1).count()
+    else:
+        spark.range(1).selectExpr("id + 1 AS warm")._jdf.queryExecution().executedPlan().execute()
+
+
 class SparkStartError(Exception):
     """Spark's launcher exited; the message is its own error line from the session log."""
 

@@ -9,6 +9,7 @@ import type {
 } from '../generated/athena-model.js';
 import { ForwardToNode, InvalidRequestError, ServiceError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
+import { type SparkSettings, SparkMasterNotAllowedError, sparkLaunch, workGroupMaster } from '../engine/spark-profile.js';
 import type { CalculationRecord, SessionRecord } from '../sessions/records.js';
 import {
   CalculationNotFoundError,
@@ -50,6 +51,7 @@ export async function translated<T>(work: () => Promise<T>): Promise<T> {
     }
     if (error instanceof CapacityError) throw new TooManyRequestsError(error.message);
     if (error instanceof SessionOnAnotherNodeError) throw new ForwardToNode(error.node, error.endpoint, error.message);
+    if (error instanceof SparkMasterNotAllowedError) throw new InvalidRequestError(error.message);
     throw error;
   }
 }
@@ -83,9 +85,11 @@ function calculationStatistics(c: CalculationRecord) {
 export interface SessionHandlerDeps {
   store: StateStore;
   sessions: SessionManager;
+  /** The server's Spark masters and cluster settings, which with a session's sizes make its Spark settings. */
+  spark: SparkSettings;
 }
 
-export function sessionHandlers({ store, sessions }: SessionHandlerDeps): OperationHandlers {
+export function sessionHandlers({ store, sessions, spark }: SessionHandlerDeps): OperationHandlers {
   const idempotent = new IdempotentRequests(store);
 
   return {
@@ -107,6 +111,7 @@ export function sessionHandlers({ store, sessions }: SessionHandlerDeps): Operat
           if (notebookId !== undefined && !(await store.get('notebook', notebookId))) {
             throw new InvalidRequestError(`Notebook ${notebookId} is not found.`);
           }
+          const launch = sparkLaunch(spark, workGroupMaster(spark, wg), input.EngineConfiguration);
           const start = () => sessions.startSession({
             workGroup: wg.Name,
             engineVersion: wg.Configuration.EngineVersion?.EffectiveEngineVersion ?? 'PySpark engine version 3',
@@ -119,6 +124,7 @@ export function sessionHandlers({ store, sessions }: SessionHandlerDeps): Operat
             executionRole: input.ExecutionRole ?? wg.Configuration.ExecutionRole,
             monitoringConfiguration: input.MonitoringConfiguration,
             tags: input.CopyWorkGroupTags ? [...wg.Tags, ...(input.Tags ?? [])] : input.Tags,
+            spark: launch,
           });
           // A second active session of a notebook is a SessionAlreadyExistsException (notebooks.ts).
           const record = notebookId === undefined ? await start() : await startNotebookSession(store, wg.Name, notebookId, start);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Credentials } from '../protocol/sigv4.js';
+import { DEFAULT_SPARK_CLUSTER, dpuMemorySplit, masterKind, type SparkClusterSettings } from '../engine/spark-profile.js';
 
 export interface OwletConfig {
   host: string;
@@ -63,6 +64,8 @@ export interface OwletConfig {
     secretAccessKey?: string;
     forcePathStyle: boolean;
   };
+  /** Spark clusters: the masters workgroups may pick, and what a DPU and a driver are there (sparkClusterSettings). */
+  sparkCluster: SparkClusterSettings;
 }
 
 export const DEFAULTS = {
@@ -91,6 +94,7 @@ export const DEFAULTS = {
   // Six missed heartbeats: long enough for a restart or a pause, short enough that a dead node's sessions
   // are not left looking alive for long.
   nodeDeadAfterMs: 30_000,
+  sparkCluster: DEFAULT_SPARK_CLUSTER,
 } as const;
 
 const CREDENTIALS_FILE = 'credentials.json';
@@ -215,5 +219,54 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
           },
         }
       : {}),
+    sparkCluster: sparkClusterSettings(env),
+  };
+}
+
+// --- Spark clusters (docs/cluster.md, docs/kubernetes.md) ------------------------------------------------
+// Read by src/engine/spark-profile.ts, which turns them and a session's DPUs into Spark settings.
+
+/** Spark's minimum executor heap (1.5 × its 300 MiB of reserved memory); below it executors fail to start. */
+const MIN_EXECUTOR_HEAP_MIB = 450;
+
+function sparkClusterSettings(env: NodeJS.ProcessEnv): SparkClusterSettings {
+  const text = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const dpuMemory = text('OWLET_DPU_MEMORY') ?? DEFAULT_SPARK_CLUSTER.dpuMemory;
+  const heap = dpuMemorySplit(dpuMemory)?.heap;
+  if (heap === undefined || heap < MIN_EXECUTOR_HEAP_MIB) {
+    throw new Error(`OWLET_DPU_MEMORY must be a size with a unit of at least 720m (its heap, five eighths, must reach Spark's minimum of 450m), not '${dpuMemory}'`);
+  }
+  const idleTimeout = text('OWLET_EXECUTOR_IDLE_TIMEOUT') ?? DEFAULT_SPARK_CLUSTER.executorIdleTimeout;
+  if (!/^\d+(ms|s|m|min|h|d)$/.test(idleTimeout)) {
+    throw new Error(`OWLET_EXECUTOR_IDLE_TIMEOUT must be a Spark duration such as 60s or 5min, not '${idleTimeout}'`);
+  }
+  const driverHost = text('OWLET_DRIVER_HOST');
+  const driverBindAddress = text('OWLET_DRIVER_BIND_ADDRESS');
+  const image = text('OWLET_K8S_IMAGE');
+  const namespace = text('OWLET_K8S_NAMESPACE');
+  const serviceAccount = text('OWLET_K8S_SERVICE_ACCOUNT');
+  const driverPod = text('OWLET_K8S_DRIVER_POD');
+  // Whitespace separates masters: a standalone master with standby masters is one URL with commas in it.
+  const otherMasters = (env.OWLET_SPARK_MASTERS ?? '').split(/\s+/).filter((m) => m !== '');
+  // Executors on Kubernetes need an image and a driver they can reach: without either, every session on the
+  // master would start and then never get an executor, so the server refuses to start instead.
+  for (const master of [env.OWLET_SPARK_MASTER ?? DEFAULTS.sparkMaster, ...otherMasters]) {
+    if (masterKind(master) !== 'kubernetes') continue;
+    const missing = [image ? '' : 'OWLET_K8S_IMAGE (the executors\' container image)', driverHost ? '' : 'OWLET_DRIVER_HOST (the address executor pods reach the driver at)'].filter(Boolean);
+    if (missing.length > 0) throw new Error(`${master} is a Kubernetes master: set ${missing.join(' and ')}`);
+  }
+  return {
+    otherMasters,
+    dpuCores: numberFrom(env, 'OWLET_DPU_CORES', DEFAULT_SPARK_CLUSTER.dpuCores, { min: 1 }),
+    dpuMemory,
+    executorIdleTimeout: idleTimeout,
+    ...(driverHost ? { driverHost } : {}),
+    ...(driverBindAddress ? { driverBindAddress } : {}),
+    kubernetes: {
+      ...(image ? { image } : {}),
+      ...(namespace ? { namespace } : {}),
+      ...(serviceAccount ? { serviceAccount } : {}),
+      ...(driverPod ? { driverPod } : {}),
+    },
   };
 }

@@ -2,7 +2,8 @@
 // at once and act on a few code words:
 //   `wait`       runs until cancelled          `stubborn`  runs and ignores cancels
 //   `raise ...`  fails with `RuntimeError: ...`  anything else completes, printing `ran: <code>`
-// Configured with Spark properties, it refuses `spark.driver.*` ones, as Spark refuses static settings.
+// Configured with Spark properties, it takes `spark.sql.*` ones and refuses any other that holds another value
+// than the runner was started with, as the runner refuses settings Spark reads only at start.
 // Its drivers have a made-up Spark UI address, a Spark Connect server only when the engine is given one (a
 // test's stand-in), and one executor, the driver, to which a test may add more.
 import { writeFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import type {
   SparkConnectServer,
   SparkExecutor,
 } from './engine.js';
+import { settingsToHold } from './spark-profile.js';
 
 export class FakeRunner implements Runner {
   static nextPid = 100_000;
@@ -52,10 +54,13 @@ export class FakeRunner implements Runner {
   }
 
   async configure(sessionId: string, sparkProperties: Record<string, string>): Promise<ConfigureResult> {
+    const held = settingsToHold(this.launch);
+    // As the runner does, a setting Spark reads only at start is accepted when the runner already holds that value.
+    const isStatic = (key: string) => !key.startsWith('spark.sql.');
     const keys = Object.keys(sparkProperties);
-    const refused = keys.filter((k) => k.startsWith('spark.driver.')).map((key) => ({ key, reason: 'static' }));
+    const refused = keys.filter((k) => isStatic(k) && held[k] !== sparkProperties[k]).map((key) => ({ key, reason: 'static' }));
     if (refused.length === 0) this.configuredFor = sessionId;
-    return { applied: keys.filter((k) => !k.startsWith('spark.driver.')), refused };
+    return refused.length === 0 ? { applied: keys, refused } : { applied: [], refused };
   }
 
   async execute(id: string, code: string, dir: string): Promise<void> {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CalculationExecutionState, ExecutorState, ExecutorType, SessionState } from '../generated/athena-model.js';
 import type { CalculationOutcome, DriverInfo, EngineAdapter, Runner, RunnerEvent, SparkConnectServer } from '../engine/engine.js';
+import { type SparkLaunch, settingsToHold } from '../engine/spark-profile.js';
 import { WarmPool } from './warm-pool.js';
 import { joinKey, parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
@@ -66,9 +67,8 @@ export interface SessionManagerOptions {
   now: () => number;
   /** Where each session's runner keeps its socket, secret, pid and log. */
   sessionsDir: string;
-  /** Spark's master for new sessions (`local[2]`). */
-  master: string;
-  driverMemory: string;
+  /** What runners started for the warm pool run with: the server's master, Athena's default sizes. */
+  pooledLaunch: SparkLaunch;
   /** DPUs this server can hand out; a StartSession beyond it gets TooManyRequestsException. */
   dpuCapacity: number;
   /** How long a cancelled calculation may take to stop before its runner is killed. */
@@ -99,6 +99,8 @@ export interface StartSessionRequest {
   executionRole?: string;
   monitoringConfiguration?: SessionRecord['MonitoringConfiguration'];
   tags?: SessionRecord['Tags'];
+  /** The session's master and its sizes as Spark settings (src/engine/spark-profile.ts). */
+  spark: SparkLaunch;
 }
 
 /** An executor of a session, in Athena's terms (ListExecutors). Times are milliseconds since the epoch. */
@@ -151,8 +153,7 @@ export class SessionManager {
       log: o.log,
       now: o.now,
       sessionsDir: o.sessionsDir,
-      master: o.master,
-      driverMemory: o.driverMemory,
+      launch: o.pooledLaunch,
       size: o.warmPoolSize,
       shrinkAfterMs: o.warmPoolShrinkAfterMs,
       hasRoom: async () => (await this.usedDpus()) + this.pool.size + 1 <= o.dpuCapacity,
@@ -396,11 +397,11 @@ export class SessionManager {
         createdAt: now,
         body,
       });
-      if (pooled && (await this.adopt(record.body, pooled))) {
+      if (pooled && (await this.adopt(record.body, pooled, request.spark))) {
         record = await this.getSession(id);
         this.pool.refill();
       } else {
-        void this.launch(record.body).catch((error: unknown) => {
+        void this.launch(record.body, request.spark).catch((error: unknown) => {
           this.o.log.error({ err: error, sessionId: id }, 'could not start the session runner');
           return this.failSession(id, `The session could not start: ${error instanceof Error ? error.message : String(error)}`);
         });
@@ -412,12 +413,12 @@ export class SessionManager {
 
   /**
    * Makes a pooled runner the session's: its Spark properties applied, IDLE at once. Returns false (and stops
-   * the runner) when a property needs a fresh JVM, so that the session starts cold.
+   * the runner) when a property, the master or the driver heap needs a fresh JVM, so that the session starts cold.
    */
-  private async adopt(session: SessionRecord, runner: Runner): Promise<boolean> {
+  private async adopt(session: SessionRecord, runner: Runner, spark: SparkLaunch): Promise<boolean> {
     const id = session.SessionId;
     try {
-      const result = await runner.configure(id, session.EngineConfiguration.SparkProperties ?? {}, session.WorkGroup);
+      const result = await runner.configure(id, settingsToHold(spark), session.WorkGroup);
       if (result.refused.length > 0) {
         this.o.log.info({ sessionId: id, refused: result.refused.map((r) => r.key) }, 'settings need a fresh JVM: starting cold');
         void runner.shutdown();
@@ -440,15 +441,13 @@ export class SessionManager {
     return true;
   }
 
-  private async launch(session: SessionRecord): Promise<void> {
+  private async launch(session: SessionRecord, spark: SparkLaunch): Promise<void> {
     const dir = join(this.o.sessionsDir, session.SessionId);
     const runner = await this.o.engine.launch(
       {
         sessionId: session.SessionId,
         sessionDir: dir,
-        master: this.o.master,
-        driverMemory: this.o.driverMemory,
-        sparkProperties: session.EngineConfiguration.SparkProperties ?? {},
+        ...spark,
         workGroup: session.WorkGroup,
       },
       (event) => this.onRunnerEvent(session.SessionId, event),

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EngineAdapter, Runner, RunnerEvent } from '../engine/engine.js';
+import type { SparkLaunch } from '../engine/spark-profile.js';
 
 export interface WarmPoolOptions {
   engine: EngineAdapter;
@@ -14,8 +15,8 @@ export interface WarmPoolOptions {
   now: () => number;
   /** Where pooled runners get their directories (`pool-<id>`). */
   sessionsDir: string;
-  master: string;
-  driverMemory: string;
+  /** The master, driver heap and Spark properties every pooled runner starts with. */
+  launch: SparkLaunch;
   /** How many ready runners to keep. 0 turns the pool off. */
   size: number;
   /** Empty the pool after this long without a StartSession. */
@@ -118,7 +119,7 @@ export class WarmPool {
     this.entries.add(entry);
     try {
       entry.runner = await this.o.engine.launch(
-        { sessionDir: join(this.o.sessionsDir, `pool-${randomUUID()}`), master: this.o.master, driverMemory: this.o.driverMemory, sparkProperties: {} },
+        { sessionDir: join(this.o.sessionsDir, `pool-${randomUUID()}`), ...this.o.launch },
         (event) => this.onEvent(entry, event),
       );
       if (entry.dropped) entry.runner.kill();

@@ -1,13 +1,11 @@
 # Fixtures of the Python client tests: a real `owlet server` process on a free port, and the two clients
 # users reach it with, boto3 and the AWS CLI (v1).
-import ctypes
 import json
 import os
 import queue
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from child_processes import die_with_parent
 from owlet_clients import (
     ACCESS_KEY_ID,
     ACCOUNT_ID,
@@ -44,18 +43,6 @@ def pytest_configure(config):
             raise KeyboardInterrupt(f'signal {signum}')
 
         signal.signal(signal.SIGTERM, interrupt)
-
-
-if sys.platform == 'linux':
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-    _PR_SET_PDEATHSIG = 1
-
-    def _die_with_parent() -> None:
-        # Runs in the child between fork and exec: the server gets SIGTERM if pytest itself is killed outright.
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-else:
-    _die_with_parent = None
 
 
 class OwletProcess:
@@ -147,7 +134,7 @@ def start_owlet(extra_env: dict[str, str] | None = None, root: Path | None = Non
     try:
         with open(root / 'stderr.log', 'ab') as stderr:
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env, preexec_fn=_die_with_parent
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env, preexec_fn=die_with_parent
             )
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,155 @@
+# A Spark standalone cluster for tests: one master and one worker started from the installed PySpark
+# distribution (its `bin/spark-class`; the pip package has no sbin start scripts), bound to 127.0.0.1 on free
+# ports, with every file they write in a temporary directory, and stopped by their process ids, executors too.
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from child_processes import die_with_parent
+from owlet_clients import ROOT
+
+SPARK_HOME = next((ROOT / '.venv' / 'lib').glob('python3*/site-packages/pyspark'))
+# The master and the worker each start a JVM and register on a busy 2-core machine.
+REGISTER_TIMEOUT_S = 90
+STOP_GRACE_S = 15
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+EXECUTOR_CLASS = b'org.apache.spark.executor.CoarseGrainedExecutorBackend'
+
+
+def is_executor(pid: int) -> bool:
+    try:
+        return EXECUTOR_CLASS in Path(f'/proc/{pid}/cmdline').read_bytes().split(b'\0')
+    except OSError:
+        return False
+
+
+def executors_under(worker_pid: int) -> list[int]:
+    """The executor JVMs a worker started, from /proc. Only those: the worker JVM may also have the shell that
+    spark-class forked before exec-ing it as a child, a zombie the JVM never reaps."""
+    executors = []
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name in field 2 may hold spaces and parentheses: the fields after its last ')' are plain.
+            parent = int((entry / 'stat').read_text().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == worker_pid and is_executor(int(entry.name)):
+            executors.append(int(entry.name))
+    return executors
+
+
+@dataclass
+class StandaloneCluster:
+    root: Path
+    master_url: str
+    master_ui: str
+    master: subprocess.Popen
+    worker: subprocess.Popen
+
+    def state(self) -> dict:
+        """The master's view: workers, applications, cores in use (its web UI's /json)."""
+        with urllib.request.urlopen(f'{self.master_ui}/json/', timeout=10) as response:
+            return json.load(response)
+
+    def executor_pids(self) -> list[int]:
+        """The executor JVMs the worker runs now."""
+        return executors_under(self.worker.pid)
+
+    def stop(self) -> None:
+        """Stops the worker (whose executors go with it), then the master; kills by pid what outlives the grace."""
+        executors = self.executor_pids() if self.worker.poll() is None else []
+        for process in (self.worker, self.master):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        # Those still running now (checked again: a pid may have been reused since).
+        for pid in executors:
+            if is_executor(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_standalone_cluster(cores: int = 2, memory: str = '2g') -> StandaloneCluster:
+    """A master and a worker with `cores` and `memory` to give, once the worker has registered."""
+    root = Path(tempfile.mkdtemp(prefix='owlet-spark-cluster-'))
+    conf = root / 'conf'
+    conf.mkdir()
+    env = {
+        **os.environ,
+        'SPARK_HOME': str(SPARK_HOME),
+        'SPARK_LOCAL_IP': '127.0.0.1',
+        'SPARK_LOCAL_DIRS': str(root / 'local'),
+        'SPARK_WORKER_DIR': str(root / 'work'),
+        'SPARK_LOG_DIR': str(root / 'logs'),
+        # An empty configuration directory: no spark-defaults.conf of the machine's reaches the daemons.
+        'SPARK_CONF_DIR': str(conf),
+        # The daemons' own heaps (1 GiB each by default) are far more than a one-worker cluster needs.
+        'SPARK_DAEMON_MEMORY': '256m',
+    }
+    port, master_ui_port, worker_ui_port = free_port(), free_port(), free_port()
+    master_url = f'spark://127.0.0.1:{port}'
+    spark_class = str(SPARK_HOME / 'bin' / 'spark-class')
+
+    def daemon(name: str, *args: str) -> subprocess.Popen:
+        # spark-class ends by exec-ing the JVM, so the pid is the daemon's own.
+        with open(root / f'{name}.log', 'ab') as log:
+            return subprocess.Popen(
+                [spark_class, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, preexec_fn=die_with_parent
+            )
+
+    master = daemon('master', 'org.apache.spark.deploy.master.Master', '--host', '127.0.0.1', '--port', str(port), '--webui-port', str(master_ui_port))
+    worker = None
+    cluster = None
+    try:
+        worker = daemon(
+            'worker', 'org.apache.spark.deploy.worker.Worker', master_url,
+            '--host', '127.0.0.1', '--cores', str(cores), '--memory', memory, '--webui-port', str(worker_ui_port),
+        )
+        cluster = StandaloneCluster(root, master_url, f'http://127.0.0.1:{master_ui_port}', master, worker)
+        deadline = time.monotonic() + REGISTER_TIMEOUT_S
+        while True:
+            for process, name in ((master, 'master'), (worker, 'worker')):
+                if process.poll() is not None:
+                    raise RuntimeError(f'the Spark {name} exited ({process.returncode}): {(root / f"{name}.log").read_text()[-3000:]}')
+            try:
+                if cluster.state().get('aliveworkers') == 1:
+                    return cluster
+            except OSError:
+                pass  # The master's web UI is not up yet.
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'no worker registered with {master_url} within {REGISTER_TIMEOUT_S} s')
+            time.sleep(0.25)
+    except BaseException:
+        if cluster is not None:
+            cluster.stop()
+        else:
+            for process in (worker, master):
+                if process is not None:
+                    process.kill()
+                    process.wait()
+            shutil.rmtree(root, ignore_errors=True)
+        raise
