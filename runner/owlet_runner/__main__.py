@@ -1,8 +1,10 @@
 """``python -m owlet_runner --session-dir DIR``: run one session until the server tells it to shut down."""
 
 import argparse
+import os
 import sys
 
+from owlet_runner.output_capture import flush_standard_streams
 from owlet_runner.runner import SessionRunner
 
 
@@ -25,4 +27,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    flush_standard_streams()
+    # The runner has stopped Spark and ended every process the session left (SessionRunner._stop). The
+    # interpreter's own shutdown would now wait for threads calculation code started and never ended, and run
+    # the exit handlers it registered (multiprocessing's joins its children): a session must end even so.
+    os._exit(status)

@@ -11,11 +11,11 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from owlet_runner import figures
+from owlet_runner import child_processes, figures
 from owlet_runner.cancellation import CALCULATION_FILENAME, InterruptGate
 from owlet_runner.magic_syntax import MAGICS_NAME, UsageError, translate_magics
 from owlet_runner.magics import CELL_MAGICS, LINE_MAGICS, SessionMagics
-from owlet_runner.rich_output import OutputCollector, mime_bundle
+from owlet_runner.rich_output import OutputCollector
 
 _RUNNER_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TRACEBACK_HEADER = "Traceback (most recent call last):\n"
@@ -70,13 +70,15 @@ class CodeExecutor:
                 self._gate.open(calculation_id)
                 if cancel_requested.is_set():
                     raise KeyboardInterrupt
-                value = self._execute(code)
+                value = self._run_user_code(code)
                 if value is not None:
-                    self._collector.outputs.append({"data": mime_bundle(value)})
+                    self._collector.add_value(value)
             finally:
                 self._gate.close()
         except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are outcomes too
             outcome.error = error
+        # A child forked while the value or a figure was drawn (a user's __repr__) ends here at the latest.
+        _end_if_forked_child(outcome.error)
         try:
             # A cancelled calculation ends as fast as it can: its figures are dropped, not drawn.
             if not cancel_requested.is_set():
@@ -86,8 +88,19 @@ class CodeExecutor:
                 outcome.error = error
         finally:
             figures.close_all_figures()
-        outcome.outputs = self._collector.outputs
+        outcome.outputs = self._collector.result_outputs()
         return outcome
+
+    def _run_user_code(self, code: str) -> Any:
+        """``_execute``, after which a child the code forked (and which came back into it) exits, as a script's
+        child exits at the end of the script, instead of running on into the runner (child_processes)."""
+        try:
+            value = self._execute(code)
+        except BaseException as error:
+            _end_if_forked_child(error)
+            raise
+        _end_if_forked_child(None)
+        return value
 
     def _execute(self, code: str) -> Any:
         """Runs ``code``; returns the last expression's value (None when there is none, or it is hidden)."""
@@ -112,6 +125,21 @@ class CodeExecutor:
         if code.rstrip().endswith(";"):
             return None
         return value
+
+
+def _end_if_forked_child(error: BaseException | None) -> None:
+    """In a forked child: exits with 0, with the status of a SystemExit, or with 1 after printing the traceback
+    of any other error, as Python does at the end of a script. In the runner: returns."""
+    if not child_processes.is_forked_child():
+        return
+    if isinstance(error, SystemExit):
+        status = child_processes.exit_status_of(error)
+    elif error is not None:
+        sys.stderr.write(format_user_traceback(error))
+        status = 1
+    else:
+        status = 0
+    child_processes.exit_forked_child(status)
 
 
 def _line_of(source: str, line_number: int) -> str | None:

@@ -88,6 +88,8 @@ class ControlServer:
         # Guards the current client and serializes writes to it: several threads send events.
         self._client_lock = threading.Lock()
         self._client: socket.socket | None = None
+        # Every accepted connection until it ends, authenticated or not (socket_fds).
+        self._connections: set[socket.socket] = set()
         self._closed = False
 
     def listen(self) -> None:
@@ -126,6 +128,12 @@ class ControlServer:
         _close_quietly(client)
         return False
 
+    def socket_fds(self) -> list[int]:
+        """The descriptors of the listening socket and of every connection: a forked child must not keep them
+        (child_processes). Takes no lock, so that it can run right after a fork."""
+        sockets = [self._listener, *list(self._connections)]
+        return [fd for fd in (sock.fileno() for sock in sockets if sock is not None) if fd >= 0]
+
     def close(self) -> None:
         """Stops accepting, disconnects the client and removes the socket file."""
         self._closed = True
@@ -151,6 +159,7 @@ class ControlServer:
                     return
                 log.warning("accept on %s failed", self.socket_path, exc_info=True)
                 continue
+            self._connections.add(connection)
             threading.Thread(
                 target=self._serve_connection, args=(connection,), name="control-connection", daemon=True
             ).start()
@@ -169,6 +178,7 @@ class ControlServer:
             with self._client_lock:
                 if self._client is connection:
                     self._client = None
+            self._connections.discard(connection)
             _close_quietly(connection)
 
     def _authenticate(self, connection: socket.socket, reader: Any) -> bool:

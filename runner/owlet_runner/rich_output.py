@@ -82,36 +82,117 @@ def _json_form(mime: str, form: Any) -> Any:
     return form
 
 
-class OutputCollector:
-    """The outputs of the calculation that is running, in the order they were produced."""
+# The result document as write_result writes it, with no outputs: ``{"version": 1, "outputs": []}`` and a newline.
+_EMPTY_DOCUMENT_BYTES = len(json.dumps({"version": 1, "outputs": []})) + 1
+# Room kept for the line that says what was cut, so that the document stays within its limit.
+_CUT_NOTE_RESERVE_BYTES = 300
+_SEPARATOR_BYTES = len(", ")
 
-    def __init__(self) -> None:
-        self.outputs: list[dict[str, Any]] = []
+
+class OutputCollector:
+    """The outputs of the calculation that is running, in the order they were produced, within ``limit_bytes``
+    of result document (docs/limits.md): the output that does not fit is cut to the start of its ``text/plain``
+    (its other forms cannot be cut and are left out), with a line saying so, and later outputs are left out
+    without being rendered."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self._limit = limit_bytes
+        self._outputs: list[dict[str, Any]] = []
+        self._used = _EMPTY_DOCUMENT_BYTES
+        self._cut: int | None = None
+        self._left_out = 0
         # The image of each figure display() or %matplot showed, by id, so that the sweep of open figures at the
         # end of the calculation does not show one again unless it changed since. (matplotlib's `stale` flag
         # cannot tell: savefig itself leaves it set.)
         self._shown_figures: dict[int, tuple[Any, str]] = {}
 
     def reset(self) -> None:
-        self.outputs = []
+        self._outputs = []
+        self._used = _EMPTY_DOCUMENT_BYTES
+        self._cut = None
+        self._left_out = 0
         self._shown_figures = {}
+
+    @property
+    def full(self) -> bool:
+        return self._cut is not None
+
+    def result_outputs(self) -> list[dict[str, Any]]:
+        """The outputs for the result document, the cut one ending with a line that says what was cut."""
+        outputs = list(self._outputs)
+        if self._cut is not None:
+            cut = outputs[self._cut]
+            later = f"; {self._left_out} later output{'s' if self._left_out != 1 else ''} left out" if self._left_out else ""
+            note = f"\n[Owlet: output cut, the result document holds at most {self._limit} bytes{later}]"
+            outputs[self._cut] = {"data": {"text/plain": cut["data"]["text/plain"] + note}}
+        return outputs
 
     def display(self, *values: Any) -> None:
         for value in values:
+            if self.full:
+                self._left_out += 1
+                continue
             bundle = mime_bundle(value)
-            self.outputs.append({"data": bundle})
+            self.add_bundle(bundle)
             if figures.is_figure(value):
                 self._shown_figures[id(value)] = (value, bundle["image/png"])
 
+    def add_value(self, value: Any) -> None:
+        """The last expression's value; not rendered once the document is full."""
+        if self.full:
+            self._left_out += 1
+        else:
+            self.add_bundle(mime_bundle(value))
+
     def add_bundle(self, bundle: dict[str, Any]) -> None:
-        self.outputs.append({"data": bundle})
+        if self.full:
+            self._left_out += 1
+            return
+        output = {"data": bundle}
+        room = self._limit - _CUT_NOTE_RESERVE_BYTES - self._used - (_SEPARATOR_BYTES if self._outputs else 0)
+        size = _encoded_size(output, room)
+        if size is not None:
+            self._outputs.append(output)
+            self._used += size + (_SEPARATOR_BYTES if len(self._outputs) > 1 else 0)
+            return
+        text = bundle.get("text/plain")
+        self._outputs.append({"data": {"text/plain": _cut_text(text if isinstance(text, str) else "", room)}})
+        self._cut = len(self._outputs) - 1
 
     def add_open_figures(self) -> None:
         """Like Jupyter's inline backend after a cell: every figure pyplot still holds becomes an image, unless
         that same image was shown already."""
         for figure in figures.open_figures():
+            if self.full:
+                self._left_out += 1
+                continue
             bundle = figures.figure_bundle(figure)
             shown = self._shown_figures.get(id(figure))
             if shown is not None and shown[0] is figure and shown[1] == bundle["image/png"]:
                 continue
-            self.outputs.append({"data": bundle})
+            self.add_bundle(bundle)
+
+
+def _encoded_size(output: dict[str, Any], room: int) -> int | None:
+    """The bytes ``output`` takes in result.json (json.dumps escapes everything to ASCII), or None when that is
+    more than ``room``. A string form longer than the room is too long escaped too: it is not encoded, which
+    would take as much memory again."""
+    if sum(len(form) for form in output["data"].values() if isinstance(form, str)) > room:
+        return None
+    size = len(json.dumps(output))
+    return size if size <= room else None
+
+
+def _cut_text(text: str, room: int) -> str:
+    """The longest start of ``text`` whose output ``{"data": {"text/plain": ...}}`` takes at most ``room`` bytes."""
+    room_for_text = room - len(json.dumps({"data": {"text/plain": ""}}))
+    if room_for_text <= 0:
+        return ""
+    # Escaping only lengthens a string: start from as many characters as there are bytes, and shorten in
+    # proportion to the excess until it fits.
+    start = text[:room_for_text]
+    while True:
+        escaped = len(json.dumps(start)) - 2
+        if escaped <= room_for_text:
+            return start
+        start = start[: max(0, min(len(start) - 1, len(start) * room_for_text // escaped))]

@@ -26,12 +26,18 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from owlet_runner import figures
+from owlet_runner import child_processes, figures
 from owlet_runner.calculation_files import CalculationFiles
 from owlet_runner.cancellation import CalculationCanceller, InterruptGate
 from owlet_runner.execution import CodeExecutor, create_session_namespace, exception_line, format_user_traceback
 from owlet_runner.magics import SessionInfo, SessionMagics
-from owlet_runner.output_capture import CalculationOutputCapture
+from owlet_runner.output_capture import (
+    DEFAULT_OUTPUT_LIMIT_BYTES,
+    CalculationOutputCapture,
+    SessionOutput,
+    StreamCounts,
+    output_limit_from_environment,
+)
 from owlet_runner.progress import ProgressPoller, TaskProgress
 from owlet_runner.protocol import ControlServer, ProtocolError
 from owlet_runner.rich_output import OutputCollector
@@ -72,6 +78,14 @@ JVM_CHECK_INTERVAL_SECONDS = 2.0
 EXIT_SECRET_UNREADABLE = 2
 EXIT_SOCKET_UNAVAILABLE = 3
 EXIT_SHUTDOWN_FORCED = 4
+# How long processes a session left running get to end after SIGTERM when it shuts down, before SIGKILL. Spark's
+# JVM is among them (stopped already, it exits in well under a second).
+LEFTOVER_GRACE_SECONDS = 2.0
+# Athena's model limits StateChangeReason to 1,024 characters; the whole exception line is in stderr.txt.
+MAX_REASON_CHARACTERS = 1024
+SPARK_STOPPED_REASON = (
+    "Spark was stopped by the session's code (spark.stop()); the session cannot run calculations any more"
+)
 
 
 @dataclass
@@ -126,6 +140,8 @@ class SessionRunner:
         self._executor: CodeExecutor | None = None
         self._poller: ProgressPoller | None = None
         self._canceller: CalculationCanceller | None = None
+        self._output_limit = DEFAULT_OUTPUT_LIMIT_BYTES
+        self._output: SessionOutput | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -159,7 +175,12 @@ class SessionRunner:
         self._server.start()
         log.info("runner %d listening on %s", os.getpid(), self._server.socket_path)
 
-        self._start_spark()
+        try:
+            self._output_limit = output_limit_from_environment()
+        except ValueError as error:
+            self._fail_start(str(error))
+        else:
+            self._start_spark()
         # SparkContext installs a SIGINT handler of its own (cancelAllJobs, then KeyboardInterrupt anywhere);
         # the gate must be the handler.
         self._gate.install()
@@ -198,9 +219,19 @@ class SessionRunner:
         except Exception as error:  # noqa: BLE001 - the session works without Connect; GetSessionEndpoint says why
             log.warning("no Spark Connect server in this driver", exc_info=True)
             connect_error = exception_line(error)
+        try:
+            # Only now: Spark's JVM must keep the session log it inherited, not the pipes.
+            output = SessionOutput(self.session_dir, self._output_limit)
+            output.start()
+        except OSError as error:
+            log.exception("cannot capture calculation output")
+            self._fail_start(f"cannot capture calculation output: {error}")
+            return
+        self._output = output
+        child_processes.install_fork_guard(self._runner_only_fds)
         self._spark = spark
         namespace = create_session_namespace({"spark": spark, "sc": spark.sparkContext})
-        collector = OutputCollector()
+        collector = OutputCollector(self._output_limit)
         magics = SessionMagics(spark, namespace, self._session_info, collector.display, collector.add_bundle)
         self._executor = CodeExecutor(namespace, self._gate, collector, magics)
         self._canceller = CalculationCanceller(self._gate, spark, threading.main_thread().ident or 0)
@@ -238,17 +269,27 @@ class SessionRunner:
             facts["connectError"] = self._connect_error
         return facts
 
-    def _check_spark_jvm(self) -> None:
-        """A driver JVM that died (the kernel's OOM killer, a crash) leaves the runner unable to run anything;
-        the session fails with a reason instead of failing every calculation with py4j errors."""
+    def _spark_failure(self) -> str | None:
+        """Why Spark cannot run calculations any more, or None while it can: its driver JVM died (the kernel's
+        OOM killer, a crash), or calculation code stopped the SparkContext. Either way the session fails with
+        the reason instead of failing every later calculation with py4j errors."""
         if self._spark is None:
-            return
-        gateway_process = getattr(getattr(self._spark.sparkContext, "_gateway", None), "proc", None)
+            return None
+        context = self._spark.sparkContext
+        gateway_process = getattr(getattr(context, "_gateway", None), "proc", None)
         exit_code = None if gateway_process is None else gateway_process.poll()
-        if exit_code is None:
+        if exit_code is not None:
+            how = f"signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
+            return f"Spark's driver JVM exited ({how}); see the session log"
+        # SparkContext.stop() drops its Java context; the runner's job groups, progress and cancels need it.
+        if getattr(context, "_jsc", None) is None:
+            return SPARK_STOPPED_REASON
+        return None
+
+    def _check_spark(self) -> None:
+        reason = self._spark_failure()
+        if reason is None:
             return
-        how = f"signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
-        reason = f"Spark's driver JVM exited ({how}); see the session log"
         with self._lock:
             # Only while idle: a running calculation ends first (with the error the dead JVM gives it), and
             # once the state is failed no execute is accepted any more.
@@ -256,11 +297,22 @@ class SessionRunner:
                 return
             self._state = FAILED
             self._reason = reason
+        self._report_spark_failure(reason)
+
+    def _report_spark_failure(self, reason: str) -> None:
+        """Once the state is failed with ``reason``."""
         log.error("session failed: %s", reason)
         self._spark = None
         if self._poller is not None:
             self._poller.stop()
         self._send({"event": "failed", "reason": reason})
+
+    def _runner_only_fds(self) -> list[int]:
+        """The runner's own descriptors, which a forked child must not keep (child_processes)."""
+        fds = [] if self._server is None else self._server.socket_fds()
+        if self._output is not None:
+            fds.extend(self._output.runner_only_fds())
+        return fds
 
     def _fail_start(self, reason: str) -> None:
         with self._lock:
@@ -278,12 +330,13 @@ class SessionRunner:
                     if self._pooled_and_orphaned():
                         log.info("the server that started this pooled runner is gone: exiting")
                         return
-                    self._check_spark_jvm()
+                    self._check_spark()
+                    if self._output is not None:
+                        self._output.ensure_writer_running()
                     continue
                 if isinstance(work, _Shutdown):
                     return
                 self._run_calculation(work)
-                self._check_spark_jvm()
             except KeyboardInterrupt:
                 # The gate raises only inside calculation code; this is a last guard so that a stray
                 # interrupt can never end the session.
@@ -303,9 +356,22 @@ class SessionRunner:
                 self._spark.stop()
             except Exception:  # noqa: BLE001 - stopping anyway
                 log.warning("spark.stop() failed", exc_info=True)
+        # Spark's JVM, which would exit once the runner's end of its stdin pipe closes, and whatever calculation
+        # code started and left running (subprocesses, multiprocessing workers, forked children): the session
+        # ends, so they end. The output writer goes last, copying what they wrote until then.
+        ended = self._end_leftover_processes(LEFTOVER_GRACE_SECONDS)
+        if ended:
+            log.info("ended %d processes the session left running: %s", len(ended), ended)
+        if self._output is not None:
+            self._output.close()
         if self._server is not None:
             self._server.close()
         logging.shutdown()
+
+    def _end_leftover_processes(self, grace_seconds: float) -> list[int]:
+        # The output writer is the runner's own, and ends by itself once the runner has gone.
+        writer = None if self._output is None else self._output.writer_pid
+        return child_processes.end_leftover_processes(grace_seconds, [] if writer is None else [writer])
 
     def request_shutdown(self) -> None:
         with self._lock:
@@ -322,6 +388,7 @@ class SessionRunner:
 
     def _force_exit(self) -> None:
         log.error("shutdown did not finish within %.0f s; exiting", SHUTDOWN_DEADLINE_SECONDS)
+        self._end_leftover_processes(0.0)
         if self._server is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self._server.socket_path)
@@ -491,6 +558,7 @@ class SessionRunner:
 
     def _run_calculation(self, calculation: Calculation) -> None:
         assert self._executor is not None and self._poller is not None and self._spark is not None
+        assert self._output is not None
         files = CalculationFiles(calculation.directory)
         started_at = time.monotonic()
         try:
@@ -504,12 +572,14 @@ class SessionRunner:
             spark.sparkContext.setJobGroup(calculation.id, description, interruptOnCancel=True)
             spark.addTag(calculation.job_tag)
             self._poller.track(calculation.id)
-            with CalculationOutputCapture(files.stdout_path, files.stderr_path) as capture:
+            with CalculationOutputCapture(self._output, files.stdout_path, files.stderr_path) as capture:
                 started_at = time.monotonic()
                 outcome = self._executor.run(calculation.id, calculation.code, calculation.cancel_requested)
+                traceback_text = None
                 if outcome.error is not None and not calculation.cancel_requested.is_set():
-                    assert capture.stderr is not None
-                    capture.stderr.write(format_user_traceback(outcome.error))
+                    traceback_text = format_user_traceback(outcome.error)
+                counts = capture.finish(traceback_text)
+            _log_truncated_output(calculation.id, counts, self._output.limit)
             duration_ms = int((time.monotonic() - started_at) * 1000)
             progress = self._poller.stop_tracking()
             with contextlib.suppress(Exception):
@@ -524,7 +594,7 @@ class SessionRunner:
                 finished["state"] = CANCELED
             else:
                 finished["state"] = CALCULATION_FAILED
-                finished["reason"] = f"Owlet runner error: {exception_line(error)}"
+                finished["reason"] = _bounded_reason(f"Owlet runner error: {exception_line(error)}")
             finished["durationMs"] = int((time.monotonic() - started_at) * 1000)
             finished["progress"] = progress.as_json()
         try:
@@ -532,11 +602,20 @@ class SessionRunner:
         except OSError:
             log.exception("cannot write status.json of calculation %s", calculation.id)
         calculation.finished.set()
+        # Checked before the state leaves busy: an execute accepted in between would run on a Spark that is gone.
+        spark_failure = self._spark_failure()
         with self._lock:
             self._current = None
-            if self._state == BUSY:
+            if self._state != BUSY:
+                spark_failure = None
+            elif spark_failure is None:
                 self._state = IDLE
+            else:
+                self._state = FAILED
+                self._reason = spark_failure
         self._send(finished)
+        if spark_failure is not None:
+            self._report_spark_failure(spark_failure)
 
     # -- events ----------------------------------------------------------------------------------------------
 
@@ -574,10 +653,24 @@ def _finished_event(
         event["state"] = COMPLETED
     else:
         event["state"] = CALCULATION_FAILED
-        event["reason"] = exception_line(error)
+        event["reason"] = _bounded_reason(exception_line(error))
     event["durationMs"] = duration_ms
     event["progress"] = progress.as_json()
     return event
+
+
+def _bounded_reason(reason: str) -> str:
+    if len(reason) <= MAX_REASON_CHARACTERS:
+        return reason
+    return reason[: MAX_REASON_CHARACTERS - 3] + "..."
+
+
+def _log_truncated_output(calculation_id: str, counts: dict[str, StreamCounts], limit: int) -> None:
+    for name, stream in counts.items():
+        if stream.get("discarded"):
+            log.warning(
+                "calculation %s: %s.txt cut at %d bytes, %d bytes discarded", calculation_id, name, limit, stream["discarded"]
+            )
 
 
 def _read_secret(path: str) -> str:

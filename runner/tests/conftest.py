@@ -21,14 +21,17 @@ if str(RUNNER_PACKAGE_PARENT) not in sys.path:
 
 @pytest.fixture(scope="module")
 def start_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RunnerProcess]]:
-    """``start_runner(config, prepare=None)``: ``prepare(session_dir)`` runs before the runner starts."""
+    """``start_runner(config, prepare=None, env=None)``: ``prepare(session_dir)`` runs before the runner starts;
+    ``env`` adds to the runner's environment."""
     started: list[RunnerProcess] = []
 
-    def start(config: dict[str, Any], prepare: Callable[[Path], None] | None = None) -> RunnerProcess:
+    def start(
+        config: dict[str, Any], prepare: Callable[[Path], None] | None = None, env: dict[str, str] | None = None
+    ) -> RunnerProcess:
         session_dir = tmp_path_factory.mktemp("session")
         if prepare is not None:
             prepare(session_dir)
-        runner = RunnerProcess(session_dir, config)
+        runner = RunnerProcess(session_dir, config, env)
         started.append(runner)
         return runner
 

@@ -28,6 +28,8 @@ RUNNER_PYTHON = str(_PROJECT_PYTHON) if _PROJECT_PYTHON.exists() else sys.execut
 READY_TIMEOUT = 240.0
 CALCULATION_TIMEOUT = 120.0
 EXIT_TIMEOUT = 30.0
+# The server kills a runner whose calculation is still running 5 s after a cancel.
+CANCEL_DEADLINE = 5.0
 
 Event = dict[str, Any]
 
@@ -149,7 +151,7 @@ class Calculation:
 class RunnerProcess:
     """A runner started the way the server starts it: own process group, output on DIR/session.log."""
 
-    def __init__(self, session_dir: Path, config: dict[str, Any]) -> None:
+    def __init__(self, session_dir: Path, config: dict[str, Any], env: dict[str, str] | None = None) -> None:
         self.session_dir = session_dir
         self.config = config
         self.secret = secrets.token_hex(32)
@@ -169,7 +171,7 @@ class RunnerProcess:
             self.process = subprocess.Popen(
                 [RUNNER_PYTHON, "-m", "owlet_runner", "--session-dir", str(session_dir)],
                 cwd=RUNNER_PACKAGE_PARENT,
-                env={**os.environ, "PYTHONPATH": python_path},
+                env={**os.environ, **(env or {}), "PYTHONPATH": python_path},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -273,6 +275,42 @@ class RunnerProcess:
             self.process.wait(timeout=EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
             pass
+        # The output writer leaves the group on purpose and exits once the runner is gone; one that does not is
+        # killed, so that no test leaves it behind.
+        deadline = time.monotonic() + EXIT_TIMEOUT / 3
+        while (remaining := self.processes_naming_session()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in remaining:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def processes_naming_session(self) -> list[int]:
+        """Processes other than the runner whose command line names the session directory (the output writer)."""
+        marker = str(self.session_dir).encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.pid:
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if marker in cmdline.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+        return found
+
+
+def cancel_promptly(runner: RunnerProcess, calculation_id: str) -> Calculation:
+    """Cancels a running calculation, checks it ends CANCELED within the deadline, and returns it."""
+    assert runner.client is not None
+    cancelled_at = time.monotonic()
+    runner.client.send({"op": "cancel", "id": calculation_id})
+    calculation = runner.wait_finished(calculation_id, timeout=30)
+    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
+    assert calculation.state == "CANCELED"
+    return calculation
 
 
 def session_config(**overrides: Any) -> dict[str, Any]:

@@ -12,10 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
-from runner_harness import READY_TIMEOUT, Calculation, ConnectionClosed, RunnerClient, RunnerProcess
-
-# The server kills a runner whose calculation is still running 5 s after a cancel.
-CANCEL_DEADLINE = 5.0
+from runner_harness import READY_TIMEOUT, ConnectionClosed, RunnerClient, RunnerProcess, cancel_promptly
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +27,6 @@ def runner(start_runner: Callable[..., RunnerProcess], config_factory: Callable[
         assert ready["event"] == "ready", (ready, process.log())
         assert skipped == []
     return process
-
-
-def cancel_promptly(runner: RunnerProcess, calculation_id: str) -> Calculation:
-    """Cancels a running calculation, checks it ends CANCELED within the deadline, and returns it."""
-    assert runner.client is not None
-    cancelled_at = time.monotonic()
-    runner.client.send({"op": "cancel", "id": calculation_id})
-    calculation = runner.wait_finished(calculation_id, timeout=30)
-    assert time.monotonic() - cancelled_at < CANCEL_DEADLINE
-    assert calculation.state == "CANCELED"
-    return calculation
 
 
 def test_the_runner_writes_its_pid_and_listens_on_a_private_socket(runner: RunnerProcess) -> None:

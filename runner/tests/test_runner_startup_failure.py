@@ -1,4 +1,5 @@
-"""A runner whose Spark cannot start: it stays up to say why, refuses work, and stops on SIGTERM.
+"""A runner whose Spark cannot start: it stays up to say why, refuses work, and stops on SIGTERM. A runner whose
+output limit setting is no number fails the same way, before starting Spark.
 
 Its session directory starts with a stale socket file from a previous run, which the runner replaces.
 """
@@ -72,3 +73,22 @@ def test_sigterm_shuts_the_runner_down(runner: RunnerProcess) -> None:
     assert runner.client.wait_closed(timeout=60) == []
     assert runner.process.wait(timeout=60) == 0
     assert not runner.socket_path.exists()
+
+
+def test_an_output_limit_that_is_no_number_fails_the_session_before_spark_starts(
+    start_runner: Callable[..., RunnerProcess], config_factory: Callable[..., dict[str, Any]]
+) -> None:
+    runner = start_runner(config_factory(), env={"OWLET_CALCULATION_OUTPUT_LIMIT_BYTES": "64m"})
+    status = runner.attach()
+    assert runner.client is not None
+    if status["state"] == "starting":
+        runner.client.wait_for(lambda event: event["event"] == "failed", 30)
+        runner.client.send({"op": "status"})
+        status = runner.client.next_event(30)
+    assert status["state"] == "failed"
+    assert status["reason"] == (
+        "OWLET_CALCULATION_OUTPUT_LIMIT_BYTES must be a whole number of bytes, at least 1024: got '64m'"
+    )
+    assert runner.children() == [], "Spark's JVM should not have started"
+    runner.stop()
+    assert runner.process.returncode == 0
