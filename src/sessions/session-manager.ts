@@ -603,9 +603,13 @@ export class SessionManager {
           return s.Status.State === 'CREATING' || s.Status.State === 'CREATED' ? 'IDLE' : undefined;
         });
         return;
-      case 'failed':
-        await this.failSession(sessionId, `Spark could not start in the session: ${event.reason}`);
+      case 'failed': {
+        // Before `ready`, Spark did not come up; after it, the driver ended under a running session.
+        const state = (await this.getSession(sessionId)).body.Status.State;
+        const starting = state === 'CREATING' || state === 'CREATED';
+        await this.failSession(sessionId, starting ? `Spark could not start in the session: ${event.reason}` : event.reason);
         return;
+      }
       case 'lost': {
         if (!this.runners.has(sessionId)) return;
         await this.failSession(sessionId, event.reason);

@@ -65,7 +65,9 @@ def read(s3, uri):
 
 @pytest.fixture(scope='module')
 def session(athena):
-    session_id, seconds = start_idle_session(athena)
+    # The longest idle timeout Athena takes (480 minutes, 32 minutes here): the tests between this session's
+    # uses start sessions of their own, which on a loaded machine can take longer than the default 20.
+    session_id, seconds = start_idle_session(athena, SessionIdleTimeoutInMinutes=480)
     print(f'\ncold StartSession -> IDLE: {seconds:.1f} s')
     yield session_id
     athena.terminate_session(SessionId=session_id)
