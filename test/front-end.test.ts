@@ -48,6 +48,22 @@ describe('SigV4', () => {
     assert.match(String(r.json.message), /^Authorization header requires 'Signature' parameter\. Authorization header requires 'SignedHeaders' parameter\./);
   });
 
+  it('refuses an X-Amz-Date that names no real time, rather than reading it as another time', async () => {
+    // Found by the fuzzer: month 13 was read as January of the next year and hour 24 as the next day.
+    const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+    for (const date of [`${today.slice(0, 4)}1301T000000Z`, `${today}T240000Z`, '20260230T120000Z', '00000101T000000Z']) {
+      const r = await callWire(owlet.endpoint, 'GetWorkGroup', get, {
+        unsigned: true,
+        headers: {
+          authorization: `AWS4-HMAC-SHA256 Credential=${TEST_CREDENTIALS.accessKeyId}/${date.slice(0, 8)}/us-east-1/athena/aws4_request, SignedHeaders=host;x-amz-date, Signature=00`,
+          'x-amz-date': date,
+        },
+      });
+      assertAwsError(r, 400, 'IncompleteSignatureException');
+      assert.equal(r.json.message, `Date must be in ISO-8601 'basic format'. Got '${date}'.`);
+    }
+  });
+
   it('refuses an unknown access key', async () => {
     const r = await callWire(owlet.endpoint, 'GetWorkGroup', get, { credentials: { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'x' } });
     assertAwsError(r, 400, 'UnrecognizedClientException');

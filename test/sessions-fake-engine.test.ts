@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
   CreateWorkGroupCommand,
+  DeleteWorkGroupCommand,
   GetCalculationExecutionCodeCommand,
   GetCalculationExecutionCommand,
   GetCalculationExecutionStatusCommand,
@@ -281,6 +282,28 @@ describe('sessions and calculations on the fake engine', () => {
       /either CodeBlock or CalculationConfiguration.CodeBlock, not both/,
     );
     await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+  });
+
+  it('DeleteWorkGroup with RecursiveDeleteOption refuses while a session is live, then deletes the sessions with their calculations', async () => {
+    // Found by the fuzzer: deleting the records of a live session left its runner running and its
+    // calculations stuck in QUEUED or RUNNING, their session gone.
+    const configuration = { EngineVersion: { SelectedEngineVersion: 'PySpark engine version 3' }, ExecutionRole: 'arn:aws:iam::123456789012:role/OwletSparkRole' };
+    await athena.send(new CreateWorkGroupCommand({ Name: 'deleted-with-sessions', Configuration: configuration }));
+    const started = await athena.send(new StartSessionCommand({ WorkGroup: 'deleted-with-sessions', EngineConfiguration: {} }));
+    const sessionId = started.SessionId!;
+    await eventually(() => sessionState(sessionId), (s) => s === 'IDLE', 'IDLE');
+    const calcId = await run(sessionId, 'wait');
+    await rejectsWith(
+      athena.send(new DeleteWorkGroupCommand({ WorkGroup: 'deleted-with-sessions', RecursiveDeleteOption: true })),
+      InvalidRequestException,
+      `WorkGroup deleted-with-sessions has an active session (${sessionId}); terminate its sessions before deleting the workgroup.`,
+    );
+    assert.equal(await calcState(calcId), 'RUNNING');
+    await athena.send(new TerminateSessionCommand({ SessionId: sessionId }));
+    await eventually(() => sessionState(sessionId), (s) => s === 'TERMINATED', 'TERMINATED');
+    await athena.send(new DeleteWorkGroupCommand({ WorkGroup: 'deleted-with-sessions', RecursiveDeleteOption: true }));
+    await rejectsWith(athena.send(new GetSessionCommand({ SessionId: sessionId })), InvalidRequestException, `Session ${sessionId} is not found.`);
+    await rejectsWith(athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: calcId })), InvalidRequestException, `Calculation ${calcId} is not found.`);
   });
 });
 

@@ -10,6 +10,7 @@ import type {
 } from '../generated/athena-model.js';
 import { InvalidRequestError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
+import { LIVE_SESSION_STATES } from '../sessions/states.js';
 import { RecordExistsError, type StateStore, type StoredRecord, VersionConflictError } from '../store/state-store.js';
 import { engineVersionInfo, toEngineVersion } from './catalog.js';
 import { decodeNextToken, encodeNextToken } from './pagination.js';
@@ -301,6 +302,23 @@ export function workGroupHandlers({ store, now }: WorkGroupDeps): OperationHandl
           }
         }
       } else {
+        // A live session has a runner the records do not own: deleting its record would leave the runner
+        // running, and its calculations with no session to finish in (found by the fuzzer: calculations stuck
+        // QUEUED or RUNNING for good). The session manager ends sessions; until this handler can ask it to,
+        // a workgroup with live sessions is refused.
+        const live = await store.list({ kind: 'session', parent: name, states: LIVE_SESSION_STATES, order: 'id', limit: 1 });
+        if (live.records.length > 0) {
+          throw new InvalidRequestError(
+            `WorkGroup ${name} has an active session (${live.records[0]!.id}); terminate its sessions before deleting the workgroup.`,
+          );
+        }
+        // The ended sessions go with their calculations, which are filed under the session.
+        let after: string | undefined;
+        do {
+          const page = await store.list({ kind: 'session', parent: name, order: 'id', limit: 100, ...(after === undefined ? {} : { after }) });
+          for (const session of page.records) await store.deleteChildren('calculation', session.id);
+          after = page.cursor;
+        } while (after !== undefined);
         for (const kind of contents) await store.deleteChildren(kind, name);
       }
       await store.delete('workgroup', name);

@@ -37,7 +37,9 @@ function parseAmzDate(value: string): Date | undefined {
   const m = AMZ_DATE.exec(value);
   if (!m) return undefined;
   const date = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  // Date.UTC rolls fields over (month 13 is January of the next year, hour 24 the next day); a time that
+  // does not exist is malformed, not another time.
+  return Number.isNaN(date.getTime()) || formatAmzDate(date.getTime()) !== value ? undefined : date;
 }
 
 function formatAmzDate(ms: number): string {
