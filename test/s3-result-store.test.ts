@@ -2,6 +2,9 @@
 // calculation's files there with @aws-sdk/client-s3. The store is moto's S3 server, started here.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -14,6 +17,9 @@ import {
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { projectRoot } from '../src/config/paths.js';
 import { FakeEngine } from '../src/engine/fake-engine.js';
+import { ResultStoreError } from '../src/results/result-store.js';
+import { S3ResultStore } from '../src/results/s3-result-store.js';
+import { eventually, rejectsWith } from './assertions.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
 
 const S3_KEYS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -114,7 +120,90 @@ describe('S3-compatible result store', () => {
       assert.ok(i < 500, `calculation is ${calc.Status?.State}`);
       await new Promise((r) => setTimeout(r, 10));
     }
-    assert.match(calc.Status?.StateChangeReason ?? '', /results could not be written/);
+    assert.equal(
+      calc.Status?.StateChangeReason,
+      `The calculation's results could not be written: cannot write s3://no-such-bucket/athena/${SessionId}/${CalculationExecutionId}/stdout.txt: ` +
+        'NoSuchBucket (HTTP 404): The specified bucket does not exist',
+    );
     await waitState('IDLE');
+  });
+});
+
+/** A loopback port nothing listens on: one that was free a moment ago (a connection to it is refused). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe('an S3-compatible result store that cannot be reached', () => {
+  it('fails the calculation with the reason when nobody listens on the endpoint, and the session carries on', async () => {
+    const port = await closedPort();
+    const owlet = await startTestOwlet({
+      engine: new FakeEngine(),
+      config: { resultsS3: { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', ...S3_KEYS, forcePathStyle: true } },
+    });
+    try {
+      const athena = owlet.client();
+      const { SessionId } = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }));
+      const sessionState = async () => (await athena.send(new GetSessionStatusCommand({ SessionId }))).Status?.State;
+      await eventually(sessionState, (s) => s === 'IDLE', 'IDLE');
+      const started = performance.now();
+      const { CalculationExecutionId } = await athena.send(new StartCalculationExecutionCommand({ SessionId, CodeBlock: 'hello' }));
+      const calc = await eventually(
+        () => athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId })),
+        (c) => c.Status?.State === 'FAILED',
+        'the calculation to fail',
+        20_000,
+      );
+      console.log(`dead S3 endpoint: calculation FAILED after ${Math.round(performance.now() - started)} ms`);
+      assert.equal(
+        calc.Status?.StateChangeReason,
+        `The calculation's results could not be written: cannot write s3://owlet-results/spark/${SessionId}/${CalculationExecutionId}/stdout.txt: ` +
+          `connect ECONNREFUSED 127.0.0.1:${port}`,
+      );
+      assert.equal(await sessionState(), 'IDLE');
+    } finally {
+      await owlet.stop();
+    }
+  });
+
+  it('gives up on a store that accepts a connection and never answers, within its timeouts', async () => {
+    // Accepts and then says nothing: every attempt waits out the idle timeout.
+    const held: Socket[] = [];
+    const silent: Server = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const staging = mkdtempSync(join(tmpdir(), 'owlet-s3-staging-'));
+    const store = new S3ResultStore({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: S3_KEYS,
+      forcePathStyle: true,
+      stagingRoot: staging,
+      timeouts: { connectionMs: 200, socketIdleMs: 300 },
+    });
+    try {
+      const dir = await store.stagingDirectory({ bucket: 'team-results', key: 'athena/' }, 'calc');
+      writeFileSync(join(dir, 'stdout.txt'), 'out');
+      const started = performance.now();
+      await rejectsWith(
+        store.publish(dir, { bucket: 'team-results', key: 'athena/s/calc/' }, ['stdout.txt']),
+        ResultStoreError,
+        /^cannot write s3:\/\/team-results\/athena\/s\/calc\/stdout\.txt: /,
+      );
+      const ms = performance.now() - started;
+      console.log(`silent S3 endpoint, 300 ms idle timeout: publish failed after ${Math.round(ms)} ms, ${held.length} connections`);
+      // The SDK's three attempts, each cut at 300 ms, and its backoff between them.
+      assert.ok(held.length >= 1 && held.length <= 3, `${held.length} connections`);
+      assert.ok(ms < 5_000, `${ms} ms`);
+    } finally {
+      store.dispose();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+      rmSync(staging, { recursive: true, force: true });
+    }
   });
 });

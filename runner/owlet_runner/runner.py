@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from owlet_runner import child_processes, figures
+from owlet_runner import child_processes, driver_exit, figures
 from owlet_runner.calculation_files import CalculationFiles
 from owlet_runner.cancellation import CalculationCanceller, InterruptGate
 from owlet_runner.execution import CodeExecutor, create_session_namespace, exception_line, format_user_traceback
@@ -275,14 +275,11 @@ class SessionRunner:
         the reason instead of failing every later calculation with py4j errors."""
         if self._spark is None:
             return None
-        context = self._spark.sparkContext
-        gateway_process = getattr(getattr(context, "_gateway", None), "proc", None)
-        exit_code = None if gateway_process is None else gateway_process.poll()
+        exit_code = driver_exit.gateway_exit_code(self._spark)
         if exit_code is not None:
-            how = f"signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
-            return f"Spark's driver JVM exited ({how}); see the session log"
+            return driver_exit.session_reason(exit_code)
         # SparkContext.stop() drops its Java context; the runner's job groups, progress and cancels need it.
-        if getattr(context, "_jsc", None) is None:
+        if getattr(self._spark.sparkContext, "_jsc", None) is None:
             return SPARK_STOPPED_REASON
         return None
 
@@ -586,6 +583,8 @@ class SessionRunner:
                 spark.removeTag(calculation.job_tag)
             files.write_result(outcome.outputs)
             finished = _finished_event(calculation, outcome.error, duration_ms, progress)
+            if finished["state"] == CALCULATION_FAILED:
+                finished["reason"] = driver_exit.calculation_reason(spark, outcome.error) or finished["reason"]
         except Exception as error:  # noqa: BLE001 - the runner's own failure still ends the calculation
             log.exception("calculation %s could not be run", calculation.id)
             progress = self._poller.stop_tracking() if self._poller is not None else TaskProgress()

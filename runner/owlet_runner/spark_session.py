@@ -48,6 +48,19 @@ RUNNER_SPARK_DEFAULTS: dict[str, str] = {
 }
 
 
+# JVM options of every driver, ahead of the session's own spark.driver.extraJavaOptions (for HotSpot the last
+# occurrence of a flag wins, so a session can turn this off with -XX:-ExitOnOutOfMemoryError). Without it an
+# OutOfMemoryError ends differently depending on the thread it hits. In a task thread Spark exits the JVM
+# itself (exit code 52). In the thread serving py4j (query planning, driver-side collection) the JVM lives on
+# and the calculation fails; a heap filled step by step gave a minute of garbage collection first, a reason
+# that did not name the error (`Py4JError: An error occurred while calling ...`), and two more of the JVM's
+# threads dead of it in the session log, while the session went on as IDLE with a driver in a state nobody
+# knows. Exiting at the first one makes every case end alike: the runner sees the JVM go, the calculation
+# fails with java.lang.OutOfMemoryError as its reason, and the session fails with it (driver_exit.py).
+RUNNER_JAVA_OPTIONS = "-XX:+ExitOnOutOfMemoryError"
+DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+
 class SessionConfigError(Exception):
     """config.json is missing or malformed."""
 
@@ -98,6 +111,8 @@ class SessionConfig:
             settings["spark.driver.memory"] = self.driver_memory
         settings.update(RUNNER_SPARK_DEFAULTS)
         settings.update(self.spark_properties)
+        own_java_options = self.spark_properties.get(DRIVER_JAVA_OPTIONS, "").strip()
+        settings[DRIVER_JAVA_OPTIONS] = f"{RUNNER_JAVA_OPTIONS} {own_java_options}".strip()
         # A session's own plugins come with Spark Connect, not instead of it: GetSessionEndpoint needs it.
         plugins = [name.strip() for name in settings["spark.plugins"].split(",") if name.strip()]
         if CONNECT_PLUGIN not in plugins:

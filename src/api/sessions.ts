@@ -7,9 +7,10 @@ import type {
   SessionState,
   SessionStatus,
 } from '../generated/athena-model.js';
-import { ForwardToNode, InvalidRequestError, ServiceError } from '../protocol/errors.js';
+import { ForwardToNode, InternalServerError, InvalidRequestError, ServiceError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
 import { type SparkSettings, SparkMasterNotAllowedError, sparkLaunch, workGroupMaster } from '../engine/spark-profile.js';
+import { ResultStoreError } from '../results/result-store.js';
 import type { CalculationRecord, SessionRecord } from '../sessions/records.js';
 import {
   CalculationNotFoundError,
@@ -20,7 +21,7 @@ import {
   SessionStateError,
 } from '../sessions/session-manager.js';
 import { ACTIVE_SESSION_STATES } from '../sessions/states.js';
-import type { StateStore } from '../store/state-store.js';
+import { CorruptRecordError, type StateStore } from '../store/state-store.js';
 import { engineVersionInfo, toEngineVersion } from './catalog.js';
 import { IdempotentRequests } from './idempotency.js';
 import { startNotebookSession } from './notebooks.js';
@@ -52,6 +53,16 @@ export async function translated<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof CapacityError) throw new TooManyRequestsError(error.message);
     if (error instanceof SessionOnAnotherNodeError) throw new ForwardToNode(error.node, error.endpoint, error.message);
     if (error instanceof SparkMasterNotAllowedError) throw new InvalidRequestError(error.message);
+    // Both are the server's faults, not the request's, and both are among the errors the model gives every
+    // session and calculation operation; the message says what is wrong instead of "try again later", which
+    // would not help. A record that cannot be read stays unreadable: the other sessions are unaffected.
+    if (error instanceof CorruptRecordError) {
+      const what = error.kind === 'calculation' ? 'Calculation' : error.kind === 'session' ? 'Session' : `The ${error.kind}`;
+      throw new InternalServerError(`${what} ${error.id} cannot be read: its record in the Owlet server's state store is corrupt.`);
+    }
+    if (error instanceof ResultStoreError) {
+      throw new InternalServerError(`The calculation's results cannot be written, so it was not started: ${error.message}`);
+    }
     throw error;
   }
 }

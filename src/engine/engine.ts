@@ -71,11 +71,15 @@ export interface SparkExecutor {
 
 export type RunnerEvent =
   | { type: 'ready'; driver: DriverInfo }
+  /** Spark could not start in the runner. */
   | { type: 'failed'; reason: string }
   | { type: 'started'; id: string }
   | { type: 'progress'; id: string; progress: CalculationProgress }
   | { type: 'finished'; outcome: CalculationOutcome }
-  /** The runner process is gone (it exited, was killed, or cannot be reached). */
+  /**
+   * The runner can run nothing more: its process is gone (it exited, was killed, or cannot be reached), or
+   * the Spark driver it started has died since (its JVM ran out of memory, say).
+   */
   | { type: 'lost'; reason: string };
 
 export type RunnerEventListener = (event: RunnerEvent) => void;

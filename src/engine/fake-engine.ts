@@ -195,6 +195,17 @@ export class FakeEngine implements EngineAdapter {
     this.reclaimed.push(pid);
   }
 
+  /**
+   * Drops the runners that have stopped from `runners`, which otherwise keeps every runner for the tests that
+   * inspect them: a load test starting thousands of sessions measures the server's memory, not this list's.
+   */
+  forgetStopped(): number {
+    const before = this.runners.length;
+    const kept = this.runners.filter((r) => !r.stopped || r.detached);
+    this.runners.splice(0, this.runners.length, ...kept);
+    return before - kept.length;
+  }
+
   runnerOf(sessionId: string): FakeRunner {
     const runner = this.runners.find((r) => r.sessionId === sessionId);
     if (!runner) throw new Error(`no runner for ${sessionId}`);

@@ -233,7 +233,8 @@ class LocalRunner implements Runner {
           this.driver = driverInfo(m);
         }
         if (m.state === 'idle') this.emit({ type: 'ready', driver: this.driver! });
-        else if (m.state === 'failed') this.emit({ type: 'failed', reason: String(m.reason ?? 'unknown') });
+        // A runner whose Spark was up reports its version even once its driver has died.
+        else if (m.state === 'failed') this.emitFailed(String(m.reason ?? 'unknown'), m.sparkVersion !== undefined);
         return;
       case 'ready':
         this.ready = true;
@@ -246,7 +247,7 @@ class LocalRunner implements Runner {
         return;
       }
       case 'failed':
-        this.emit({ type: 'failed', reason: String(m.reason ?? 'unknown') });
+        this.emitFailed(String(m.reason ?? 'unknown'), this.ready);
         return;
       case 'started':
         this.emit({ type: 'started', id: String(m.id) });
@@ -285,6 +286,15 @@ class LocalRunner implements Runner {
       default:
         this.o.log.debug({ pid: this.pid, message: m }, 'runner message');
     }
+  }
+
+  /**
+   * The runner's `failed` covers two things: Spark could not start, or the driver that did start has died
+   * (docs/runner-protocol.md). For the session the second is the loss of its runner, with the runner's reason
+   * as it is (`Spark's driver JVM ran out of memory ...`), not a start that failed.
+   */
+  private emitFailed(reason: string, sparkWasUp: boolean): void {
+    this.emit(sparkWasUp ? { type: 'lost', reason } : { type: 'failed', reason });
   }
 
   private send(message: Record<string, unknown>): void {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import type { ObjectInfo, ResultStore, S3Location } from './result-store.js';
+import { type ObjectInfo, type ResultStore, ResultStoreError, type S3Location, s3Uri } from './result-store.js';
 
 /** Bucket names as S3 allows them (3 to 63 lower-case letters, digits, dots and hyphens). */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -33,7 +33,11 @@ export class LocalResultStore implements ResultStore {
 
   async stagingDirectory(folder: S3Location): Promise<string> {
     const dir = this.folderPath(folder);
-    await mkdir(dir, { recursive: true });
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw new ResultStoreError(s3Uri(folder), error);
+    }
     return dir;
   }
 

@@ -27,6 +27,38 @@ export function joinKey(...parts: string[]): string {
     .join('/');
 }
 
+/**
+ * A location the store cannot write (a folder that is a file, a full disk, an S3 endpoint that refuses or does
+ * not answer). The message names the `s3://` location and the cause, never a path on the server's disk: it
+ * becomes the StateChangeReason a client reads.
+ */
+export class ResultStoreError extends Error {
+  constructor(
+    readonly location: string,
+    cause: unknown,
+  ) {
+    super(`cannot write ${location}: ${causeText(cause)}`, { cause });
+  }
+}
+
+/**
+ * A system error without the path it names (`ENOTDIR: not a directory`), a store's answer with its error code
+ * and HTTP status (`NoSuchBucket (HTTP 404): The specified bucket does not exist`), or any other error's message.
+ */
+function causeText(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined) {
+    // The SDK's message for an answer without an error document is `UnknownError`, which says nothing.
+    const message = cause.message && cause.message !== 'UnknownError' ? `: ${cause.message}` : '';
+    return `${cause.name} (HTTP ${status})${message}`;
+  }
+  const code = (cause as NodeJS.ErrnoException).code;
+  // Node's file system errors read `ENOTDIR: not a directory, mkdir '<path>'`.
+  const system = typeof code === 'string' ? new RegExp(`^${code}: [^,]*`).exec(cause.message) : null;
+  return system ? system[0] : cause.message || cause.name;
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;

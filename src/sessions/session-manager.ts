@@ -201,7 +201,18 @@ export class SessionManager {
     if (recorded) {
       let running: { id: string; dir: string } | undefined;
       const current = session.CurrentCalculation ? await this.o.store.get<CalculationRecord>('calculation', session.CurrentCalculation) : undefined;
-      if (current) running = { id: current.id, dir: await this.o.results.stagingDirectory(parseS3Uri(current.body.WorkingDirectory), current.id) };
+      if (current) {
+        try {
+          running = { id: current.id, dir: await this.o.results.stagingDirectory(parseS3Uri(current.body.WorkingDirectory), current.id) };
+        } catch (error) {
+          // Without its folder, an outcome the runner recorded meanwhile cannot be read back: rather than a
+          // calculation left RUNNING for good, the session ends with the reason.
+          await this.o.engine.reclaim(recorded.pid, recorded.dir);
+          const why = error instanceof Error ? error.message : String(error);
+          await this.failSession(id, `The Owlet server restarted and could not read the running calculation's results folder: ${why}`);
+          return;
+        }
+      }
       const runner = await this.o.engine.reattach(recorded.pid, recorded.dir, (event) => this.onRunnerEvent(id, event), running);
       if (runner) {
         this.runners.set(id, runner);

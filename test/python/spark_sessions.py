@@ -1,11 +1,16 @@
 # Waiting on real sessions and calculations, for the test modules that run PySpark through boto3.
+import os
 import time
 from pathlib import Path
+
+import pytest
 
 FINAL_CALCULATION_STATES = ('COMPLETED', 'FAILED', 'CANCELED')
 # Starting Spark on a busy 2-core machine can take tens of seconds.
 SESSION_START_TIMEOUT_S = 180
 CALCULATION_TIMEOUT_S = 120
+# A runner's process group (its Spark JVM and Python workers) goes within this long of the runner.
+GROUP_GONE_S = 15
 
 
 def wait_for(condition, what: str, timeout: float):
@@ -55,3 +60,20 @@ def ready_pooled_runner(root: Path) -> bool:
         if log.exists() and ' ready in ' in log.read_text(errors='replace'):
             return True
     return False
+
+
+def runner_pid(root: Path, session_id: str) -> int:
+    """The pid of a session's runner, from the file the runner writes in its directory under `root`."""
+    return int((root / 'data' / 'sessions' / session_id / 'runner.pid').read_text().strip())
+
+
+def wait_group_gone(pid: int) -> None:
+    """Fails unless every process of the group `pid` leads (a runner, its Spark JVM) is gone within GROUP_GONE_S."""
+    deadline = time.monotonic() + GROUP_GONE_S
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f'a process of runner {pid}\'s group (its Spark JVM) is still running')

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client
-from spark_sessions import CALCULATION_TIMEOUT_S, FINAL_CALCULATION_STATES, run, wait_session
+from spark_sessions import CALCULATION_TIMEOUT_S, FINAL_CALCULATION_STATES, run, runner_pid, wait_group_gone, wait_session
 
 # One minute of SessionIdleTimeoutInMinutes lasts this long on the server of this module, so that the idle
 # timeout can be seen acting on a real session.
@@ -195,7 +195,7 @@ def test_idle_timeout_terminates_a_session_idle_since_its_last_calculation(athen
 
 def test_a_runner_killed_with_sigkill_fails_its_session_with_a_reason(athena, spark_owlet):
     session_id, _ = start_idle_session(athena)
-    pid = int((Path(spark_owlet.root) / 'data' / 'sessions' / session_id / 'runner.pid').read_text().strip())
+    pid = runner_pid(spark_owlet.root, session_id)
     os.kill(pid, signal.SIGKILL)
     status = wait_session(athena, session_id, ('FAILED',), timeout=10)
     assert status['StateChangeReason'].startswith('The session runner exited unexpectedly (signal SIGKILL)'), status
@@ -203,20 +203,12 @@ def test_a_runner_killed_with_sigkill_fails_its_session_with_a_reason(athena, sp
         athena.start_calculation_execution(SessionId=session_id, CodeBlock='1')
     assert refused.value.response['Error']['Message'] == 'Session is in the FAILED state; needs to be IDLE to accept Calculations.'
     # The runner's Spark JVM, in the runner's process group, went with it.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail('a process of the killed runner\'s group is still running')
+    wait_group_gone(pid)
 
 
 def test_terminate_ends_the_session_and_stops_its_runner(athena, spark_owlet):
     session_id, _ = start_idle_session(athena)
-    pid = int((Path(spark_owlet.root) / 'data' / 'sessions' / session_id / 'runner.pid').read_text().strip())
+    pid = runner_pid(spark_owlet.root, session_id)
     assert athena.terminate_session(SessionId=session_id)['State'] == 'TERMINATING'
     status = wait_session(athena, session_id, ('TERMINATED',), timeout=30)
     assert status['StateChangeReason'] == 'Session was terminated per request.'
