@@ -100,12 +100,24 @@ def _lost_the_jvm(error: BaseException) -> bool:
     return False
 
 
+# A descriptor of the session log, kept before the runner's fd 2 becomes the pipe of calculation output.
+_session_log_fd: int | None = None
+
+
+def keep_session_log() -> None:
+    """Call while fd 2 is still the session log (the JVM's stdout and stderr go there for good)."""
+    global _session_log_fd
+    if _session_log_fd is None:
+        _session_log_fd = os.dup(2)
+
+
 def _session_log_tail() -> str:
-    """The end of the session log, which is the runner's stderr (and the JVM's stdout and stderr)."""
+    """The end of the session log, the JVM's stdout and stderr."""
+    fd = 2 if _session_log_fd is None else _session_log_fd
     try:
-        if not stat.S_ISREG(os.fstat(2).st_mode):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return ""
-        with open("/proc/self/fd/2", "rb") as session_log:
+        with open(f"/proc/self/fd/{fd}", "rb") as session_log:
             size = session_log.seek(0, os.SEEK_END)
             session_log.seek(max(0, size - LOG_TAIL_BYTES))
             return session_log.read().decode("utf-8", "replace")

@@ -221,6 +221,7 @@ class SessionRunner:
             connect_error = exception_line(error)
         try:
             # Only now: Spark's JVM must keep the session log it inherited, not the pipes.
+            driver_exit.keep_session_log()
             output = SessionOutput(self.session_dir, self._output_limit)
             output.start()
         except OSError as error:
