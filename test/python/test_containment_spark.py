@@ -2,7 +2,6 @@
 # real PySpark (docs/limits.md): the server passes OWLET_CALCULATION_OUTPUT_LIMIT_BYTES to its runners, and each
 # session either stays IDLE or ends FAILED with a reason, leaving no process of its own behind.
 import json
-import os
 import time
 from pathlib import Path
 
@@ -10,7 +9,17 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client
-from spark_sessions import CALCULATION_TIMEOUT_S, FINAL_CALCULATION_STATES, SESSION_START_TIMEOUT_S, run, stdout_of, wait_for, wait_session
+from spark_sessions import (
+    CALCULATION_TIMEOUT_S,
+    FINAL_CALCULATION_STATES,
+    SESSION_START_TIMEOUT_S,
+    run,
+    runner_pid,
+    stdout_of,
+    wait_for,
+    wait_group_gone,
+    wait_session,
+)
 
 LIMIT = 1024 * 1024
 LINE = 'x' * 999 + '\n'
@@ -59,22 +68,6 @@ def sessions(athena):
                 athena.terminate_session(SessionId=session_id)
             except ClientError:
                 pass
-
-
-def runner_pid(server, session_id):
-    return int((Path(server.root) / 'data' / 'sessions' / session_id / 'runner.pid').read_text().strip())
-
-
-def assert_process_group_ends(pid, timeout=15):
-    """The runner's process group (its Spark JVM, what calculations started) has no process left."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    pytest.fail(f'a process of runner {pid}\'s group is still running')
 
 
 def running(pid):
@@ -159,7 +152,7 @@ def test_a_forked_child_ends_with_the_code_block(athena, server, sessions):
 
 def test_a_calculation_that_swallows_every_interrupt_fails_its_session_at_the_deadline(athena, server, sessions):
     session = sessions['stubborn']
-    pid = runner_pid(server, session)
+    pid = runner_pid(server.root, session)
     code = 'import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass'
     calc_id = start(athena, session, code)
     time.sleep(0.5)
@@ -170,7 +163,7 @@ def test_a_calculation_that_swallows_every_interrupt_fails_its_session_at_the_de
     assert calc['Status']['State'] == 'CANCELED'
     status = wait_session(athena, session, ('FAILED',), timeout=5)
     assert status['StateChangeReason'] == 'A calculation could not be canceled within 5 seconds, so the session was stopped.'
-    assert_process_group_ends(pid)
+    wait_group_gone(pid)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +175,7 @@ def test_a_calculation_that_swallows_every_interrupt_fails_its_session_at_the_de
 )
 def test_killing_the_interpreter_fails_the_session_with_a_reason(athena, server, sessions, name, code, how):
     session = sessions[name]
-    pid = runner_pid(server, session)
+    pid = runner_pid(server.root, session)
     calc_id = athena.start_calculation_execution(SessionId=session, CodeBlock=code)['CalculationExecutionId']
     calc = wait_calculation(athena, calc_id)
     status = wait_session(athena, session, ('FAILED',), timeout=10)
@@ -190,7 +183,7 @@ def test_killing_the_interpreter_fails_the_session_with_a_reason(athena, server,
     assert status['StateChangeReason'].startswith(f'The session runner exited unexpectedly ({how}); see its log in ')
     assert calc['Status']['State'] == 'FAILED'
     assert calc['Status']['StateChangeReason'] == f'The calculation stopped because its session failed: {status["StateChangeReason"]}'
-    assert_process_group_ends(pid)
+    wait_group_gone(pid)
     if name == 'os_exit':
         # Written just before the runner died; its output writer copied it after.
         wait_for(lambda: stdout_of(server.root, calc) == 'last words\n', 'the last words in stdout.txt', 10)
@@ -198,7 +191,7 @@ def test_killing_the_interpreter_fails_the_session_with_a_reason(athena, server,
 
 def test_spark_stop_fails_the_session_with_a_reason(athena, server, sessions):
     session = sessions['spark_stop']
-    pid = runner_pid(server, session)
+    pid = runner_pid(server.root, session)
     calc = run(athena, session, 'spark.stop()')
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
     status = wait_session(athena, session, ('FAILED',), timeout=10)
@@ -206,12 +199,12 @@ def test_spark_stop_fails_the_session_with_a_reason(athena, server, sessions):
     assert status['StateChangeReason'] == (
         "Spark was stopped by the session's code (spark.stop()); the session cannot run calculations any more"
     )
-    assert_process_group_ends(pid)
+    wait_group_gone(pid)
 
 
 def test_terminate_session_ends_every_process_a_calculation_left_running(athena, server, sessions):
     session = sessions['usable']
-    pid = runner_pid(server, session)
+    pid = runner_pid(server.root, session)
     code = (
         'import multiprocessing, os, subprocess, threading, time\n'
         'sleeper = subprocess.Popen(["sleep", "1000"])\n'
@@ -233,4 +226,4 @@ def test_terminate_session_ends_every_process_a_calculation_left_running(athena,
     wait_session(athena, session, ('TERMINATED',), timeout=30)
     print(f'\nTerminateSession with three processes and a thread left running: {time.monotonic() - started:.2f} s')
     assert [p for p in left_running if running(p)] == []
-    assert_process_group_ends(pid)
+    wait_group_gone(pid)
