@@ -304,7 +304,7 @@ export function workGroupHandlers({ store, now }: WorkGroupDeps): OperationHandl
       } else {
         // A live session has a runner the records do not own: deleting its record would leave the runner
         // running, and its calculations with no session to finish in (found by the fuzzer: calculations stuck
-        // QUEUED or RUNNING for good). The session manager ends sessions; until this handler can ask it to,
+        // QUEUED or RUNNING for good). Ending sessions is TerminateSession's, on the node that runs each:
         // a workgroup with live sessions is refused.
         const live = await store.list({ kind: 'session', parent: name, states: LIVE_SESSION_STATES, order: 'id', limit: 1 });
         if (live.records.length > 0) {
