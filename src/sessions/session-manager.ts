@@ -229,7 +229,10 @@ export class SessionManager {
     await this.failSession(id, 'The Owlet server restarted and could not reach the session.');
   }
 
-  /** The runner a session was starting when the server stopped, before the store recorded it. */
+  /**
+   * The runner whose pid file is in `<sessions>/<id>` (a session's, or a pooled runner's): for a session that
+   * was starting when the server stopped, before the store recorded its runner, and for runners to reclaim.
+   */
   private async runnerFromItsDirectory(id: string): Promise<{ pid: number; dir: string } | undefined> {
     const dir = join(this.o.sessionsDir, id);
     try {
@@ -257,13 +260,9 @@ export class SessionManager {
         const session = await this.o.store.get<SessionRecord>('session', name).catch(() => undefined);
         if (session && LIVE_SESSION_STATES.includes(session.body.Status.State) && this.isOwn(session.body)) continue;
       }
-      const dir = join(this.o.sessionsDir, name);
-      try {
-        const pid = Number((await readFile(join(dir, 'runner.pid'), 'utf8')).trim());
-        if (Number.isInteger(pid) && pid > 0) await this.o.engine.reclaim(pid, dir);
-      } catch {
-        // No pid file: the runner never started, or its directory is gone.
-      }
+      // No pid file: the runner never started, or its directory is gone.
+      const left = await this.runnerFromItsDirectory(name);
+      if (left) await this.o.engine.reclaim(left.pid, left.dir);
     }
   }
 
