@@ -77,6 +77,10 @@ describe('sessions and calculations on the fake engine', () => {
     const calcId = await run(sessionId, 'wait');
     await eventually(() => calcState(calcId), (s) => s === 'RUNNING', 'RUNNING');
     assert.equal(await sessionState(sessionId), 'BUSY');
+    // Statistics is never empty (PyAthena raises on an empty one): 0 DPU-milliseconds until the calculation ends.
+    const running = await athena.send(new GetCalculationExecutionStatusCommand({ CalculationExecutionId: calcId }));
+    assert.deepEqual(running.Statistics, { DpuExecutionInMillis: 0 });
+    assert.deepEqual((await athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: calcId }))).Statistics, { DpuExecutionInMillis: 0 });
     assert.equal((await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }))).Status?.IdleSinceDateTime, undefined);
     // Athena refuses a second calculation while one runs, with this exact message (dbt-athena matches it).
     await assert.rejects(athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'x' })), (e: unknown) => {

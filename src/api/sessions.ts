@@ -89,8 +89,13 @@ function calculationStatus(c: CalculationRecord): CalculationStatus {
   };
 }
 
+/**
+ * Statistics carries DpuExecutionInMillis in every state, 0 until the calculation has run: PyAthena's
+ * SparkCursor (pyathena/model.py, AthenaCalculationExecutionStatus), whose own tests run against the real
+ * service, raises `KeyError Statistics` on an empty Statistics while it polls GetCalculationExecutionStatus.
+ */
 function calculationStatistics(c: CalculationRecord) {
-  return { DpuExecutionInMillis: c.DpuExecutionInMillis, Progress: c.Progress };
+  return { DpuExecutionInMillis: c.DpuExecutionInMillis ?? 0, Progress: c.Progress };
 }
 
 export interface SessionHandlerDeps {

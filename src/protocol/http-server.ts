@@ -43,6 +43,16 @@ export interface HttpServerOptions {
 
 class BodyTooLarge extends Error {}
 
+/**
+ * After a body over the limit is refused, how much more of it is read and thrown away, and for how long,
+ * before the connection is closed. A connection closed while the client's bytes are still arriving is reset
+ * by the kernel, and a client still writing its body then gets EPIPE or ECONNRESET instead of the answer: RFC
+ * 9112 §9.6 has the server close its sending side first and read on until the client closes ("lingering
+ * close"). nginx bounds it by 30 s in all and 5 s without data (its lingering_time and lingering_timeout).
+ */
+const LINGER_MAX_MS = 30_000;
+const LINGER_SILENCE_MS = 5_000;
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
@@ -52,18 +62,49 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
-        req.removeAllListeners('data');
+        req.off('data', onData);
+        req.pause();
         reject(new BodyTooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * Once the answer to a refused body has been sent: closes the sending side, reads and discards what the
+ * client still sends, up to `maxBytes` and within the bounds above, then closes the connection.
+ */
+function closeLingering(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
+  const socket = req.socket;
+  let discarded = 0;
+  const close = (): void => {
+    clearTimeout(overall);
+    clearTimeout(silence);
+    socket.destroy();
+  };
+  const overall = setTimeout(close, LINGER_MAX_MS);
+  const silence = setTimeout(close, LINGER_SILENCE_MS);
+  overall.unref();
+  silence.unref();
+  socket.once('close', close);
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > maxBytes) close();
+    else silence.refresh();
+  });
+  // The whole body arrived: nothing more is coming that could reset the connection.
+  req.on('end', close);
+  req.on('error', close);
+  req.resume();
+  res.once('finish', () => socket.end());
 }
 
 export class OwletHttpServer {
@@ -146,13 +187,12 @@ export class OwletHttpServer {
     });
   }
 
-  private send(res: ServerResponse, requestId: string, response: JsonServiceResponse, closeConnection = false): void {
+  private send(res: ServerResponse, requestId: string, response: JsonServiceResponse): void {
     const headers: Record<string, string | number> = {
       'Content-Type': JSON_CONTENT_TYPE,
       'Content-Length': Buffer.byteLength(response.body),
       'x-amzn-RequestId': requestId,
     };
-    if (closeConnection) headers.Connection = 'close';
     res.writeHead(response.status, headers);
     res.end(response.body);
   }
@@ -162,16 +202,18 @@ export class OwletHttpServer {
     const receivedAt = this.now();
     const { service, verifier, log } = this.options;
     const anonymous: RequestContext = { requestId, receivedAt, caller: { accessKeyId: '', region: '', service: '' } };
-    const fail = (error: ServiceError, closeConnection = false): void =>
-      this.send(res, requestId, service.errorResponse(error, undefined, anonymous), closeConnection);
+    const fail = (error: ServiceError): void => this.send(res, requestId, service.errorResponse(error, undefined, anonymous));
 
     let body: Buffer;
     try {
       body = await readBody(req, this.maxBodyBytes);
     } catch (error) {
       if (error instanceof BodyTooLarge) {
-        // The rest of the body is not read, so the connection cannot carry another request.
-        fail(new RequestTooLargeError(this.maxBodyBytes), true);
+        // The rest of the body is not read, so the connection cannot carry another request: it closes once
+        // the client has had the answer. Node closes at once after an answer that says `Connection: close`,
+        // so the answer does not say it; the closing follows it.
+        closeLingering(req, res, this.maxBodyBytes);
+        fail(new RequestTooLargeError(this.maxBodyBytes));
         return;
       }
       throw error;
