@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
+  type Classification,
   CreateWorkGroupCommand,
+  type EngineConfiguration,
   DeleteWorkGroupCommand,
   GetCalculationExecutionCodeCommand,
   GetCalculationExecutionCommand,
@@ -245,6 +247,38 @@ describe('sessions and calculations on the fake engine', () => {
     );
     await assert.rejects(athena.send(new GetSessionCommand({ SessionId: 'no-such-session' })), (e: unknown) => e instanceof InvalidRequestException);
     await assert.rejects(athena.send(new GetCalculationExecutionCommand({ CalculationExecutionId: 'no-such-calc' })), (e: unknown) => e instanceof InvalidRequestException);
+  });
+
+  it('applies spark-defaults classifications under SparkProperties, and refuses any other classification', async () => {
+    const engineConfiguration: EngineConfiguration = {
+      Classifications: [
+        { Name: 'spark-defaults', Properties: { 'spark.sql.shuffle.partitions': '7', 'spark.executor.cores': '1', 'spark.ui.enabled': 'false' } },
+        { Name: 'spark-defaults', Properties: { 'spark.executor.cores': '2' } },
+      ],
+      SparkProperties: { 'spark.sql.shuffle.partitions': '9' },
+    };
+    const started = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: engineConfiguration }));
+    await eventually(() => sessionState(started.SessionId!), (s) => s === 'IDLE', 'IDLE');
+    const runner = engine.runners.find((r) => r.launch.sessionId === started.SessionId)!;
+    // SparkProperties over spark-defaults, and a later classification over an earlier one.
+    assert.deepEqual(runner.launch.sparkProperties, { 'spark.sql.shuffle.partitions': '9', 'spark.executor.cores': '2', 'spark.ui.enabled': 'false' });
+    assert.deepEqual((await athena.send(new GetSessionCommand({ SessionId: started.SessionId! }))).EngineConfiguration, engineConfiguration);
+    await athena.send(new TerminateSessionCommand({ SessionId: started.SessionId! }));
+
+    const before = engine.runners.length;
+    const refusals: [Classification[], string][] = [
+      [[{ Name: 'spark-defaults', Properties: {} }, { Name: 'spark-hive-site', Properties: { 'hive.metastore.uris': 'thrift://x:9083' } }], 'The classification spark-hive-site'],
+      [[{ Name: 'athena-query-engine-properties', Properties: { 'max-dpu-count': '4' } }], 'The classification athena-query-engine-properties'],
+      [[{ Properties: { 'spark.sql.shuffle.partitions': '7' } }], 'A classification without a Name'],
+    ];
+    for (const [classifications, named] of refusals) {
+      await rejectsWith(
+        athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: { Classifications: classifications } })),
+        InvalidRequestException,
+        `${named} cannot be applied to a Spark session; the classification Owlet applies is spark-defaults.`,
+      );
+    }
+    assert.equal(engine.runners.length, before, 'a refused StartSession starts nothing');
   });
 
   it('answers TooManyRequestsException past the DPU capacity', async () => {

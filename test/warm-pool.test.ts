@@ -67,6 +67,42 @@ describe('warm pool', () => {
     });
   });
 
+  it('honours spark-defaults classifications as it honours SparkProperties', async () => {
+    const engine = new FakeEngine();
+    await withOwlet(engine, { warmPoolSize: 1 }, async (_owlet, athena) => {
+      await until(() => engine.runners.length === 1, 'a pooled runner');
+      await new Promise((resolve) => setImmediate(resolve));
+      const pooled = engine.runners[0]!;
+      // A runtime setting: the pooled runner takes the session and applies it.
+      const warm = await athena.send(
+        new StartSessionCommand({
+          WorkGroup: 'spark',
+          EngineConfiguration: { Classifications: [{ Name: 'spark-defaults', Properties: { 'spark.sql.shuffle.partitions': '7' } }] },
+        }),
+      );
+      assert.equal(warm.State, 'IDLE');
+      assert.equal(pooled.configuredFor, warm.SessionId);
+      assert.equal(pooled.configuredWith?.['spark.sql.shuffle.partitions'], '7');
+      await until(() => live(engine).length === 2, 'the pool to refill');
+      await until(() => engine.runners.at(-1)!.driver !== undefined, 'the new pooled runner to be ready');
+      await new Promise((resolve) => setImmediate(resolve));
+      const next = engine.runners.at(-1)!;
+      // A setting Spark reads only at start: the session starts cold, with it.
+      const cold = await athena.send(
+        new StartSessionCommand({
+          WorkGroup: 'spark',
+          EngineConfiguration: { Classifications: [{ Name: 'spark-defaults', Properties: { 'spark.driver.memory': '2g' } }] },
+        }),
+      );
+      assert.equal(cold.State, 'CREATING');
+      assert.equal(next.stopped, true, 'the pooled runner was given up');
+      await until(async () => (await state(athena, cold.SessionId!)) === 'IDLE', 'IDLE');
+      const launched = engine.runners.find((r) => r.launch.sessionId === cold.SessionId);
+      assert.deepEqual(launched?.launch.sparkProperties, { 'spark.driver.memory': '2g' });
+      for (const id of [warm.SessionId!, cold.SessionId!]) await athena.send(new TerminateSessionCommand({ SessionId: id }));
+    });
+  });
+
   it('stays within the DPU capacity, and gives way to sessions', async () => {
     const engine = new FakeEngine();
     await withOwlet(engine, { warmPoolSize: 1, dpuCapacity: 2 }, async (_owlet, athena) => {

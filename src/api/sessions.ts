@@ -9,7 +9,13 @@ import type {
 } from '../generated/athena-model.js';
 import { ForwardToNode, InternalServerError, InvalidRequestError, ServiceError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
-import { type SparkSettings, SparkMasterNotAllowedError, sparkLaunch, workGroupMaster } from '../engine/spark-profile.js';
+import {
+  type SparkSettings,
+  SparkMasterNotAllowedError,
+  sparkLaunch,
+  UnsupportedClassificationError,
+  workGroupMaster,
+} from '../engine/spark-profile.js';
 import { ResultStoreError } from '../results/result-store.js';
 import type { CalculationRecord, SessionRecord } from '../sessions/records.js';
 import {
@@ -52,7 +58,7 @@ export async function translated<T>(work: () => Promise<T>): Promise<T> {
     }
     if (error instanceof CapacityError) throw new TooManyRequestsError(error.message);
     if (error instanceof SessionOnAnotherNodeError) throw new ForwardToNode(error.node, error.endpoint, error.message);
-    if (error instanceof SparkMasterNotAllowedError) throw new InvalidRequestError(error.message);
+    if (error instanceof SparkMasterNotAllowedError || error instanceof UnsupportedClassificationError) throw new InvalidRequestError(error.message);
     // Both are the server's faults, not the request's, and both are among the errors the model gives every
     // session and calculation operation; the message says what is wrong instead of "try again later", which
     // would not help. A record that cannot be read stays unreadable: the other sessions are unaffected.

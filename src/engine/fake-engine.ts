@@ -27,8 +27,9 @@ export class FakeRunner implements Runner {
   running: string | undefined;
   stopped = false;
   readonly executed: string[] = [];
-  /** The session a pooled runner was given by `configure`. */
+  /** The session a pooled runner was given by `configure`, and the Spark properties it was given with it. */
   configuredFor: string | undefined;
+  configuredWith: Record<string, string> | undefined;
   driver: DriverInfo | undefined;
   /** What `executors` answers besides the driver; a test adds workers here. */
   readonly workers: SparkExecutor[] = [];
@@ -59,7 +60,10 @@ export class FakeRunner implements Runner {
     const isStatic = (key: string) => !key.startsWith('spark.sql.');
     const keys = Object.keys(sparkProperties);
     const refused = keys.filter((k) => isStatic(k) && held[k] !== sparkProperties[k]).map((key) => ({ key, reason: 'static' }));
-    if (refused.length === 0) this.configuredFor = sessionId;
+    if (refused.length === 0) {
+      this.configuredFor = sessionId;
+      this.configuredWith = sparkProperties;
+    }
     return refused.length === 0 ? { applied: keys, refused } : { applied: [], refused };
   }
 

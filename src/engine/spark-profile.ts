@@ -130,11 +130,45 @@ export function workGroupMaster(settings: SparkSettings, workGroup: { Name: stri
 }
 
 /**
- * A session's Spark settings on `master`. The session's own SparkProperties win over every property derived
- * here: a user who sets `spark.executor.memory` gets that, as on a plain spark-submit.
+ * The classification of EngineConfiguration.Classifications whose properties are Spark's own: the contents of
+ * spark-defaults.conf, as on Amazon EMR, whose release 7.12 Athena's `Apache Spark version 3.5` is built on
+ * (Athena UG, notebooks-spark-release-versions). Athena documents no other classification for Spark sessions.
+ */
+export const SPARK_DEFAULTS_CLASSIFICATION = 'spark-defaults';
+
+/** Raised for a classification Owlet cannot apply to a session: the caller's fault, never dropped silently. */
+export class UnsupportedClassificationError extends Error {
+  constructor(readonly classification: string | undefined) {
+    super(
+      classification === undefined
+        ? `A classification without a Name cannot be applied to a Spark session; the classification Owlet applies is ${SPARK_DEFAULTS_CLASSIFICATION}.`
+        : `The classification ${classification} cannot be applied to a Spark session; the classification Owlet applies is ${SPARK_DEFAULTS_CLASSIFICATION}.`,
+    );
+  }
+}
+
+/**
+ * A session's own Spark properties: those of its `spark-defaults` classifications (a later one over an earlier
+ * one), then its SparkProperties over them. Spark's own order, where properties set on the SparkConf (which
+ * is what Athena says SparkProperties are: UG notebooks-spark-custom-jar-cfg) win over spark-defaults.conf
+ * (Spark's configuration guide, "Dynamically Loading Spark Properties"). Throws for any other classification.
+ */
+export function sessionSparkProperties(engine: EngineConfiguration): Record<string, string> {
+  // Spread, not Object.assign: a property named `__proto__` stays a property.
+  let properties: Record<string, string> = {};
+  for (const classification of engine.Classifications ?? []) {
+    if (classification.Name !== SPARK_DEFAULTS_CLASSIFICATION) throw new UnsupportedClassificationError(classification.Name);
+    properties = { ...properties, ...classification.Properties };
+  }
+  return { ...properties, ...engine.SparkProperties };
+}
+
+/**
+ * A session's Spark settings on `master`. The session's own properties (sessionSparkProperties) win over
+ * every property derived here: a user who sets `spark.executor.memory` gets that, as on a plain spark-submit.
  */
 export function sparkLaunch(settings: SparkSettings, master: string, engine: EngineConfiguration = {}): SparkLaunch {
-  const own = engine.SparkProperties ?? {};
+  const own = sessionSparkProperties(engine);
   const kind = masterKind(master);
   if (kind === 'local') return { master, driverMemory: settings.driverMemory, sparkProperties: { ...own } };
 

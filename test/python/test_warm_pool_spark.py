@@ -1,5 +1,6 @@
 # The warm pool on real PySpark, through boto3: a StartSession that takes a started runner answers IDLE,
-# runtime settings reach that session, settings that need a fresh JVM start cold, and a pooled runner does not
+# runtime settings reach that session, settings that need a fresh JVM start cold (with the session's spark-defaults
+# classification, under its SparkProperties), and a pooled runner does not
 # outlive the server that started it.
 import signal
 import time
@@ -39,16 +40,30 @@ def test_a_session_from_the_pool_is_idle_at_once_with_its_settings(pooled_owlet)
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
     assert stdout_of(pooled_owlet.root, calc) == '7\n'
 
-    # A setting that needs a fresh JVM: the session starts cold, with it.
-    cold = athena.start_session(WorkGroup='spark', EngineConfiguration={'SparkProperties': {'spark.driver.memory': '768m'}})
+    # A setting that needs a fresh JVM: the session starts cold, with it, and with its spark-defaults
+    # classification, which its SparkProperties override.
+    cold = athena.start_session(
+        WorkGroup='spark',
+        EngineConfiguration={
+            'SparkProperties': {'spark.driver.memory': '768m', 'spark.sql.ansi.enabled': 'false'},
+            'Classifications': [
+                {'Name': 'spark-defaults', 'Properties': {'spark.sql.shuffle.partitions': '7', 'spark.sql.ansi.enabled': 'true'}}
+            ],
+        },
+    )
     assert cold['State'] == 'CREATING'
     wait_for(
         lambda: athena.get_session_status(SessionId=cold['SessionId'])['Status']['State'] in ('IDLE', 'FAILED'),
         'the cold session',
         READY_TIMEOUT_S,
     )
-    calc = run(athena, cold['SessionId'], 'print(spark.conf.get("spark.driver.memory"))')
-    assert stdout_of(pooled_owlet.root, calc) == '768m\n'
+    calc = run(
+        athena,
+        cold['SessionId'],
+        'for key in ("spark.driver.memory", "spark.sql.shuffle.partitions", "spark.sql.ansi.enabled"):\n'
+        '    print(spark.conf.get(key))',
+    )
+    assert stdout_of(pooled_owlet.root, calc) == '768m\n7\nfalse\n'
     for session_id in (session['SessionId'], cold['SessionId']):
         athena.terminate_session(SessionId=session_id)
         wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'TERMINATED', 'TERMINATED', 30)
