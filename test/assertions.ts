@@ -1,8 +1,12 @@
 // Assertions the test suites share.
 import assert from 'node:assert/strict';
 
-/** Polls `probe` every 10 ms until `accept` takes its value; fails after `timeoutMs` naming `what`. */
-export async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
+/**
+ * Polls `probe` every 10 ms until `accept` takes its value; fails after `timeoutMs` naming `what`. The default
+ * deadline is generous because the whole suite runs on machines loaded by other work: it bounds a wait, it does
+ * not measure speed.
+ */
+export async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -466,6 +466,49 @@ describe('a graceful stop and a new server on the same data directory', () => {
     await owlet.stop();
   });
 
+  it('records TERMINATED, with the idle reason, a session whose runner ended itself for its idle timeout meanwhile', async () => {
+    engine = new FakeEngine();
+    let { owlet, athena } = await serve({ idleMinuteMs: 1_000 });
+    const sessionId = (await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, SessionIdleTimeoutInMinutes: 3 }))).SessionId!;
+    await eventually(() => state(athena, sessionId), (s) => s === 'IDLE', 'IDLE');
+    const runner = engine.runnerOf(sessionId);
+    // The runner is told its idle timeout, to count alone.
+    assert.equal(runner.idleTimeoutMs, 3_000);
+    // A calculation runs when the server stops, ends while no server is attached, and the runner ends later.
+    const calcId = (await athena.send(new StartCalculationExecutionCommand({ SessionId: sessionId, CodeBlock: 'wait' }))).CalculationExecutionId!;
+    await eventually(async () => (await calculation(athena, calcId)).Status?.State, (s) => s === 'RUNNING', 'RUNNING');
+    await owlet.stop();
+    runner.complete(calcId);
+    const endedAt = clock + 4_000;
+    runner.endIdle(endedAt);
+    clock += 10_000;
+
+    ({ owlet, athena } = await serve({ idleMinuteMs: 1_000 }));
+    const status = (await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }))).Status!;
+    assert.equal(status.State, 'TERMINATED');
+    assert.equal(status.StateChangeReason, 'Session was terminated per request.');
+    assert.equal(status.EndDateTime?.getTime(), endedAt);
+    const calc = await calculation(athena, calcId);
+    assert.equal(calc.Status?.State, 'COMPLETED', 'the calculation it finished meanwhile landed');
+    assert.ok((calc.Statistics?.DpuExecutionInMillis ?? 0) > 0);
+    assert.ok(engine.reclaimed.includes(runner.pid));
+    await owlet.stop();
+  });
+
+  it('still fails a session whose runner is gone without having ended itself', async () => {
+    engine = new FakeEngine();
+    let { owlet, athena } = await serve();
+    const sessionId = (await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }))).SessionId!;
+    await eventually(() => state(athena, sessionId), (s) => s === 'IDLE', 'IDLE');
+    await owlet.stop();
+    engine.runnerOf(sessionId).kill();
+    ({ owlet, athena } = await serve());
+    const status = (await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }))).Status!;
+    assert.equal(status.State, 'FAILED');
+    assert.equal(status.StateChangeReason, 'The Owlet server restarted and could not reach the session.');
+    await owlet.stop();
+  });
+
   it('ends every session when asked to terminate sessions on exit', async () => {
     engine = new FakeEngine();
     let { owlet, athena } = await serve({ terminateSessionsOnExit: true });

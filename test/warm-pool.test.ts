@@ -12,7 +12,8 @@ import {
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import { type TestOwlet, type TestOwletOptions, startTestOwlet } from './harness.js';
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+/** Polls `condition` until it holds; the deadline is generous, as `eventually`'s (assertions.ts). */
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
@@ -158,7 +159,7 @@ describe('warm pool', () => {
       async (_owlet, athena) => {
         await until(() => engine.runners.length === 1, 'a pooled runner');
         clock += 61_000;
-        await until(() => engine.runners[0]!.stopped, 'the pool to empty', 5_000);
+        await until(() => engine.runners[0]!.stopped, 'the pool to empty');
         const started = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }));
         assert.equal(started.State, 'CREATING', 'cold: the pool was empty');
         await until(() => live(engine).length === 2, 'the pool to fill again');

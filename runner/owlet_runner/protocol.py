@@ -17,6 +17,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class ControlServer:
         # Every accepted connection until it ends, authenticated or not (socket_fds).
         self._connections: set[socket.socket] = set()
         self._closed = False
+        # Since when no authenticated client has been connected (time.monotonic()); None while one is.
+        self._detached_since: float | None = time.monotonic()
 
     def listen(self) -> None:
         """Binds the socket (mode 0600), replacing a stale socket file from a previous run."""
@@ -125,6 +128,7 @@ class ControlServer:
             except OSError as error:
                 log.warning("dropping the client: cannot send %s event: %s", event.get("event"), error)
                 self._client = None
+                self._detached_since = time.monotonic()
         _close_quietly(client)
         return False
 
@@ -133,6 +137,27 @@ class ControlServer:
         (child_processes). Takes no lock, so that it can run right after a fork."""
         sockets = [self._listener, *list(self._connections)]
         return [fd for fd in (sock.fileno() for sock in sockets if sock is not None) if fd >= 0]
+
+    def detached_since(self) -> float | None:
+        """Since when no client has been connected (time.monotonic()); None while one is."""
+        with self._client_lock:
+            return self._detached_since
+
+    def stop_accepting_if_detached(self, before_stopping: Callable[[], None]) -> bool:
+        """Stops accepting connections if no client is connected, in one step with that check and with
+        ``before_stopping``: a client that authenticates from then on is turned away, and one that finds the
+        socket gone finds what ``before_stopping`` wrote. Returns whether it stopped."""
+        with self._client_lock:
+            if self._client is not None:
+                return False
+            before_stopping()
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            _close_quietly(listener)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+        return True
 
     def close(self) -> None:
         """Stops accepting, disconnects the client and removes the socket file."""
@@ -169,7 +194,8 @@ class ControlServer:
             reader = connection.makefile("rb")
             if not self._authenticate(connection, reader):
                 return
-            self._become_client(connection)
+            if not self._become_client(connection):
+                return
             self._on_authenticated()
             self._read_messages(connection, reader)
         except OSError as error:
@@ -178,6 +204,7 @@ class ControlServer:
             with self._client_lock:
                 if self._client is connection:
                     self._client = None
+                    self._detached_since = time.monotonic()
             self._connections.discard(connection)
             _close_quietly(connection)
 
@@ -203,12 +230,16 @@ class ControlServer:
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
         return True
 
-    def _become_client(self, connection: socket.socket) -> None:
+    def _become_client(self, connection: socket.socket) -> bool:
         with self._client_lock:
+            if self._closed:
+                return False
             previous, self._client = self._client, connection
+            self._detached_since = None
         if previous is not None:
             log.info("a new client replaces the connected one")
             _close_quietly(previous)
+        return True
 
     def _read_messages(self, connection: socket.socket, reader: Any) -> None:
         while True:

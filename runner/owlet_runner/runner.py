@@ -16,6 +16,7 @@ there. Socket messages are handled on the connection thread; ``cancel`` therefor
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -49,6 +50,7 @@ from owlet_runner.spark_session import (
     SparkStartError,
     apply_runtime_properties,
     build_spark_session,
+    idle_timeout_seconds,
     property_values,
     warm_up,
 )
@@ -78,6 +80,9 @@ JVM_CHECK_INTERVAL_SECONDS = 2.0
 EXIT_SECRET_UNREADABLE = 2
 EXIT_SOCKET_UNAVAILABLE = 3
 EXIT_SHUTDOWN_FORCED = 4
+# What a runner that ended itself for its session's idle timeout leaves in its directory, for a server that
+# comes back: {"reason": "idle-timeout", "endedAt": <epoch milliseconds>}.
+ENDED_FILE = "ended.json"
 # How long processes a session left running get to end after SIGTERM when it shuts down, before SIGKILL. Spark's
 # JVM is among them (stopped already, it exits in well under a second).
 LEFTOVER_GRACE_SECONDS = 2.0
@@ -126,6 +131,11 @@ class SessionRunner:
         self._session_id: str | None = None
         self._work_group: str | None = None
         self._session_started_at = time.time()
+        # The session's idle timeout (seconds), and when its last calculation ended, or the runner became idle
+        # (time.monotonic()): with no server attached, the runner ends itself once the timeout has passed since
+        # the later of that and the server's going (docs/clients.md). The server's idle reaper does it otherwise.
+        self._idle_timeout: float | None = None
+        self._idle_since = time.monotonic()
         # `configure` is refused once a calculation has been accepted: that calculation ran without the settings.
         self._calculation_accepted = False
         self._configuring = False
@@ -195,6 +205,7 @@ class SessionRunner:
             with self._lock:
                 self._session_id = config.session_id
                 self._work_group = config.work_group
+                self._idle_timeout = config.idle_timeout_seconds
             # The Connect server's token is made here and told only to the server (over the authenticated
             # socket), whose proxy adds it to the requests of clients that showed a valid session token.
             connect_token = config.spark_properties.get(CONNECT_TOKEN_PROPERTY) or secrets.token_urlsafe(32)
@@ -240,6 +251,7 @@ class SessionRunner:
         self._poller.start()
         with self._lock:
             self._state = IDLE
+            self._idle_since = time.monotonic()
             self._spark_version = spark_version
             self._spark_ui = spark_ui
             self._spark_started_at = spark_started_at
@@ -328,6 +340,8 @@ class SessionRunner:
                     if self._pooled_and_orphaned():
                         log.info("the server that started this pooled runner is gone: exiting")
                         return
+                    if self._idle_timeout_passed_alone():
+                        return
                     self._check_spark()
                     if self._output is not None:
                         self._output.ensure_writer_running()
@@ -344,6 +358,35 @@ class SessionRunner:
         with self._lock:
             pooled = self._session_id is None and not self._configuring
         return pooled and os.getppid() != self._parent_pid
+
+    def _idle_timeout_passed_alone(self) -> bool:
+        """Whether the session's idle timeout has passed with no server attached and no calculation running;
+        if so, the runner records that it ends and stops taking connections (a server that comes back then
+        finds it gone, and why)."""
+        with self._lock:
+            if self._session_id is None or self._idle_timeout is None or self._configuring:
+                return False
+            if self._state != IDLE or self._current is not None or self._shutting_down:
+                return False
+            idle_since, timeout = self._idle_since, self._idle_timeout
+        server = self._server
+        detached_since = None if server is None else server.detached_since()
+        if detached_since is None or time.monotonic() - max(idle_since, detached_since) < timeout:
+            return False
+        return server is not None and server.stop_accepting_if_detached(self._record_ended_idle)
+
+    def _record_ended_idle(self) -> None:
+        log.info(
+            "no server attached and the session's idle timeout (%.0f s) has passed: ending the session", self._idle_timeout
+        )
+        path = os.path.join(self.session_dir, ENDED_FILE)
+        try:
+            with open(f"{path}.tmp", "w", encoding="utf-8") as ended:
+                json.dump({"reason": "idle-timeout", "endedAt": int(time.time() * 1000)}, ended)
+            os.replace(f"{path}.tmp", path)
+        except OSError:
+            # A server that comes back then records the session failed rather than terminated.
+            log.exception("cannot write %s", path)
 
     def _stop(self) -> None:
         log.info("shutting down")
@@ -451,6 +494,10 @@ class SessionRunner:
         work_group = message.get("workGroup")
         if not isinstance(session_id, str) or not session_id:
             raise ProtocolError("configure needs a sessionId (a non-empty string)")
+        try:
+            idle_timeout = idle_timeout_seconds(message.get("idleTimeoutMs"), "configure")
+        except SessionConfigError as error:
+            raise ProtocolError(str(error), session_id=session_id) from None
         if not isinstance(properties, dict):
             raise ProtocolError("configure: sparkProperties must be an object", session_id=session_id)
         if work_group is not None and not isinstance(work_group, str):
@@ -481,6 +528,8 @@ class SessionRunner:
                     self._session_id = session_id
                     self._work_group = work_group or None
                     self._session_started_at = time.time()
+                    self._idle_timeout = idle_timeout
+                    self._idle_since = time.monotonic()
         finally:
             with self._lock:
                 self._configuring = False
@@ -610,6 +659,7 @@ class SessionRunner:
                 spark_failure = None
             elif spark_failure is None:
                 self._state = IDLE
+                self._idle_since = time.monotonic()
             else:
                 self._state = FAILED
                 self._reason = spark_failure

@@ -65,6 +65,15 @@ class SessionConfigError(Exception):
     """config.json is missing or malformed."""
 
 
+def idle_timeout_seconds(value: Any, where: str) -> float | None:
+    """A session's idle timeout given in milliseconds (config.json, ``configure``), in seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SessionConfigError(f"{where}: idleTimeoutMs must be a positive number of milliseconds")
+    return value / 1000
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     # None for a runner started ahead of time for the warm pool; the session comes later, with `configure`.
@@ -75,6 +84,8 @@ class SessionConfig:
     log_level: str = DEFAULT_LOG_LEVEL
     spark_properties: dict[str, str] = field(default_factory=dict)
     work_group: str | None = None
+    # The session's idle timeout in seconds: with no server attached, the runner ends itself once it has passed.
+    idle_timeout_seconds: float | None = None
 
     @classmethod
     def from_file(cls, path: str) -> SessionConfig:
@@ -94,6 +105,7 @@ class SessionConfig:
         if not isinstance(properties, dict):
             raise SessionConfigError("config.json: sparkProperties must be an object")
         return cls(
+            idle_timeout_seconds=idle_timeout_seconds(document.get("idleTimeoutMs"), "config.json"),
             session_id=session_id,
             app_name=_optional_string(document, "appName") or session_id or POOLED_APP_NAME,
             master=_optional_string(document, "master") or DEFAULT_MASTER,

@@ -15,6 +15,12 @@ export interface RunnerLaunch {
   sparkProperties: Record<string, string>;
   /** The session's workgroup, for what the session shows of itself (`%status`). */
   workGroup?: string;
+  /**
+   * The session's idle timeout. A session's runner with no server attached and no calculation running ends
+   * itself once this much time has passed since its last calculation ended or the server went, whichever is
+   * later (docs/clients.md).
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A calculation and the directory its files go to. */
@@ -103,7 +109,7 @@ export interface Runner {
    * Makes a pooled runner the runner of `sessionId`, applying the session's Spark properties where Spark
    * allows it at runtime. Only before its first calculation.
    */
-  configure(sessionId: string, sparkProperties: Record<string, string>, workGroup?: string): Promise<ConfigureResult>;
+  configure(sessionId: string, sparkProperties: Record<string, string>, session?: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs'>): Promise<ConfigureResult>;
   /** Sends this runner's events to `listener` from now on (a pooled runner changes hands). */
   setListener(listener: RunnerEventListener): void;
   /** Runs `code`; the runner writes stdout.txt, stderr.txt, result.json and status.json into `dir`. */
@@ -120,6 +126,13 @@ export interface Runner {
   detach(): void;
 }
 
+/** What a runner that ended itself for its session's idle timeout left behind (EngineAdapter.endedIdle). */
+export interface EndedIdle {
+  /** When it ended, in milliseconds since the epoch. */
+  endedAt: number;
+  outcome?: CalculationOutcome;
+}
+
 export interface EngineAdapter {
   /** Starts a runner. Events (first `ready` or `failed`) arrive through `onEvent`. */
   launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner>;
@@ -134,6 +147,13 @@ export interface EngineAdapter {
    * if it is still running and is that runner.
    */
   reclaim(pid: number, sessionDir: string): Promise<void>;
+  /**
+   * How a runner a previous server process left, and that is gone now, ended itself: the session's idle
+   * timeout passed with no server attached. Undefined when it did not end so. `running` names the calculation
+   * the session record still calls current: the runner ends only once no calculation runs, so that one had
+   * ended, and its outcome comes with the answer.
+   */
+  endedIdle(sessionDir: string, running?: RunningCalculation): Promise<EndedIdle | undefined>;
   /** Stops every runner this adapter started and has not detached (the server is shutting down). */
   dispose(): Promise<void>;
 }

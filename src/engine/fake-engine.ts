@@ -9,13 +9,16 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
+  CalculationOutcome,
   ConfigureResult,
   DriverInfo,
+  EndedIdle,
   EngineAdapter,
   Runner,
   RunnerEvent,
   RunnerEventListener,
   RunnerLaunch,
+  RunningCalculation,
   SparkConnectServer,
   SparkExecutor,
 } from './engine.js';
@@ -30,6 +33,10 @@ export class FakeRunner implements Runner {
   /** The session a pooled runner was given by `configure`, and the Spark properties it was given with it. */
   configuredFor: string | undefined;
   configuredWith: Record<string, string> | undefined;
+  /** The session's idle timeout, from the launch or from `configure`. */
+  idleTimeoutMs: number | undefined;
+  /** When the runner ended itself for that timeout, while detached (`endIdle`). */
+  endedIdleAt: number | undefined;
   driver: DriverInfo | undefined;
   /** What `executors` answers besides the driver; a test adds workers here. */
   readonly workers: SparkExecutor[] = [];
@@ -40,7 +47,9 @@ export class FakeRunner implements Runner {
     readonly launch: RunnerLaunch,
     private emit: RunnerEventListener,
     private readonly connect?: SparkConnectServer,
-  ) {}
+  ) {
+    this.idleTimeoutMs = launch.idleTimeoutMs;
+  }
 
   get dir(): string {
     return this.launch.sessionDir;
@@ -54,7 +63,7 @@ export class FakeRunner implements Runner {
     this.emit = listener;
   }
 
-  async configure(sessionId: string, sparkProperties: Record<string, string>): Promise<ConfigureResult> {
+  async configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'idleTimeoutMs'> = {}): Promise<ConfigureResult> {
     const held = settingsToHold(this.launch);
     // As the runner does, a setting Spark reads only at start is accepted when the runner already holds that value.
     const isStatic = (key: string) => !key.startsWith('spark.sql.');
@@ -63,6 +72,7 @@ export class FakeRunner implements Runner {
     if (refused.length === 0) {
       this.configuredFor = sessionId;
       this.configuredWith = sparkProperties;
+      this.idleTimeoutMs = session.idleTimeoutMs;
     }
     return refused.length === 0 ? { applied: keys, refused } : { applied: [], refused };
   }
@@ -114,6 +124,19 @@ export class FakeRunner implements Runner {
       // A real runner keeps its last calculation's outcome in status.json; a restart finds it there.
       if (event.type === 'finished') this.missed = [event];
     };
+  }
+
+  /** A detached runner ends itself, as a real one does once its session's idle timeout has passed with no server. */
+  endIdle(at: number): void {
+    if (!this.detached || this.running !== undefined) throw new Error('only a detached runner with no calculation running ends itself');
+    this.stopped = true;
+    this.endedIdleAt = at;
+  }
+
+  /** The outcome of the last calculation, kept while no server listened. */
+  get missedOutcome(): CalculationOutcome | undefined {
+    const event = this.missed[0];
+    return event?.type === 'finished' ? event.outcome : undefined;
   }
 
   /** A new server's connection: the outcome of a calculation that ended while none listened comes first. */
@@ -197,6 +220,13 @@ export class FakeEngine implements EngineAdapter {
 
   async reclaim(pid: number): Promise<void> {
     this.reclaimed.push(pid);
+  }
+
+  async endedIdle(sessionDir: string, running?: RunningCalculation): Promise<EndedIdle | undefined> {
+    const runner = this.runners.find((r) => r.dir === sessionDir && r.endedIdleAt !== undefined);
+    if (!runner) return undefined;
+    const outcome = runner.missedOutcome;
+    return { endedAt: runner.endedIdleAt!, ...(outcome && outcome.id === running?.id ? { outcome } : {}) };
   }
 
   /**

@@ -11,8 +11,10 @@ import type {
   CalculationOutcome,
   ConfigureResult,
   DriverInfo,
+  EndedIdle,
   EngineAdapter,
   Runner,
+  RunnerEvent,
   RunnerEventListener,
   RunnerLaunch,
   RunningCalculation,
@@ -104,6 +106,31 @@ function sparkExecutors(value: unknown): SparkExecutor[] {
   }));
 }
 
+/** A calculation's outcome from the runner's `finished` event, or from the status.json it leaves. */
+function calculationOutcome(m: RunnerMessage): CalculationOutcome {
+  const progress = (m.progress ?? {}) as { done?: number; total?: number };
+  return {
+    id: String(m.id),
+    state: m.state as CalculationOutcome['state'],
+    durationMs: Number(m.durationMs ?? 0),
+    progress: { done: Number(progress.done ?? 0), total: Number(progress.total ?? 0) },
+    ...(typeof m.reason === 'string' ? { reason: m.reason } : {}),
+  };
+}
+
+/** The file a runner that ended itself for its session's idle timeout leaves in its directory (runner.py). */
+const ENDED_IDLE_FILE = 'ended.json';
+
+/** The outcome a runner recorded in `running`'s status.json, if that calculation has ended. */
+function recordedOutcome(running: RunningCalculation): CalculationOutcome | undefined {
+  try {
+    const status = JSON.parse(readFileSync(join(running.dir, 'status.json'), 'utf8')) as RunnerMessage;
+    return status.id === running.id ? calculationOutcome(status) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 class LocalRunner implements Runner {
   private socket: Socket | undefined;
   private buffered = '';
@@ -132,7 +159,7 @@ class LocalRunner implements Runner {
     this.emit = listener;
   }
 
-  configure(sessionId: string, sparkProperties: Record<string, string>, workGroup?: string): Promise<ConfigureResult> {
+  configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs'> = {}): Promise<ConfigureResult> {
     if (this.configuring) return Promise.reject(new Error('a configure is already under way'));
     return new Promise<ConfigureResult>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error('the runner did not answer configure in time')), 30_000);
@@ -144,7 +171,13 @@ class LocalRunner implements Runner {
       };
       this.configuring = { sessionId, resolve: done, reject: done };
       try {
-        this.send({ op: 'configure', sessionId, sparkProperties, ...(workGroup ? { workGroup } : {}) });
+        this.send({
+          op: 'configure',
+          sessionId,
+          sparkProperties,
+          ...(session.workGroup ? { workGroup: session.workGroup } : {}),
+          ...(session.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: session.idleTimeoutMs }),
+        });
       } catch (error) {
         done(error instanceof Error ? error : new Error(String(error)));
       }
@@ -220,9 +253,9 @@ class LocalRunner implements Runner {
     }
   }
 
-  /** Acts on a message the runner left in a file while no server was listening (status.json). */
-  replay(message: RunnerMessage): void {
-    this.onMessage(message);
+  /** Reports an event the runner left in a file while no server was listening (status.json). */
+  replay(event: RunnerEvent): void {
+    this.emit(event);
   }
 
   private onMessage(m: RunnerMessage): void {
@@ -255,18 +288,9 @@ class LocalRunner implements Runner {
       case 'progress':
         this.emit({ type: 'progress', id: String(m.id), progress: { done: Number(m.done ?? 0), total: Number(m.total ?? 0) } });
         return;
-      case 'finished': {
-        const progress = (m.progress ?? {}) as { done?: number; total?: number };
-        const outcome: CalculationOutcome = {
-          id: String(m.id),
-          state: m.state as CalculationOutcome['state'],
-          durationMs: Number(m.durationMs ?? 0),
-          progress: { done: Number(progress.done ?? 0), total: Number(progress.total ?? 0) },
-          ...(typeof m.reason === 'string' ? { reason: m.reason } : {}),
-        };
-        this.emit({ type: 'finished', outcome });
+      case 'finished':
+        this.emit({ type: 'finished', outcome: calculationOutcome(m) });
         return;
-      }
       case 'configured':
         this.configuring?.resolve({
           applied: Array.isArray(m.applied) ? m.applied.map(String) : [],
@@ -393,6 +417,7 @@ export class LocalRunnerEngine implements EngineAdapter {
         master: launch.master,
         driverMemory: launch.driverMemory,
         sparkProperties: launch.sparkProperties,
+        ...(launch.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: launch.idleTimeoutMs }),
         appName: launch.sessionId ? `owlet-${launch.sessionId}` : 'owlet-session',
         logLevel: this.o.sparkLogLevel ?? 'WARN',
       }),
@@ -442,15 +467,22 @@ export class LocalRunnerEngine implements EngineAdapter {
     this.runners.add(runner);
     // A calculation that ended while no server listened left its outcome in status.json. Read after
     // connecting: one that ends from now on is announced over the new connection.
-    if (running) {
-      try {
-        const status = JSON.parse(readFileSync(join(running.dir, 'status.json'), 'utf8')) as RunnerMessage;
-        if (status.id === running.id) runner.replay({ ...status, event: 'finished' });
-      } catch {
-        // Still running: its `finished` event will come.
-      }
-    }
+    // Still running otherwise: its `finished` event will come.
+    const outcome = running && recordedOutcome(running);
+    if (outcome) runner.replay({ type: 'finished', outcome });
     return runner;
+  }
+
+  async endedIdle(sessionDir: string, running?: RunningCalculation): Promise<EndedIdle | undefined> {
+    let ended: { reason?: unknown; endedAt?: unknown };
+    try {
+      ended = JSON.parse(readFileSync(join(sessionDir, ENDED_IDLE_FILE), 'utf8')) as typeof ended;
+    } catch {
+      return undefined;
+    }
+    if (ended.reason !== 'idle-timeout' || typeof ended.endedAt !== 'number') return undefined;
+    const outcome = running && recordedOutcome(running);
+    return { endedAt: ended.endedAt, ...(outcome ? { outcome } : {}) };
   }
 
   async reclaim(pid: number, sessionDir: string): Promise<void> {

@@ -6,7 +6,7 @@ import { open, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CalculationExecutionState, ExecutorState, ExecutorType, SessionState } from '../generated/athena-model.js';
-import type { CalculationOutcome, DriverInfo, EngineAdapter, Runner, RunnerEvent, SparkConnectServer } from '../engine/engine.js';
+import type { CalculationOutcome, DriverInfo, EndedIdle, EngineAdapter, Runner, RunnerEvent, SparkConnectServer } from '../engine/engine.js';
 import { type SparkLaunch, settingsToHold } from '../engine/spark-profile.js';
 import { WarmPool } from './warm-pool.js';
 import { joinKey, parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
@@ -225,8 +225,38 @@ export class SessionManager {
         return;
       }
       await this.o.engine.reclaim(recorded.pid, recorded.dir);
+      const ended = await this.o.engine.endedIdle(recorded.dir, running);
+      if (ended) {
+        await this.recordEndedIdle(session, ended);
+        return;
+      }
     }
     await this.failSession(id, 'The Owlet server restarted and could not reach the session.');
+  }
+
+  /**
+   * A session whose runner ended itself while no server was attached, its idle timeout passed: what the idle
+   * reaper would have done. The calculation it last ran lands, and the session is TERMINATED, with the
+   * reaper's reason, at the time the runner ended.
+   */
+  private async recordEndedIdle(session: SessionRecord, ended: EndedIdle): Promise<void> {
+    const id = session.SessionId;
+    this.o.log.info({ sessionId: id, endedAt: ended.endedAt }, 'the runner ended itself for the idle timeout while no server was attached');
+    await this.queue.run(id, async () => {
+      if (ended.outcome && session.CurrentCalculation === ended.outcome.id) {
+        const done = await this.endCalculation(ended.outcome.id, ended.outcome);
+        await this.changeSessionNow(id, (s) => {
+          delete s.CurrentCalculation;
+          s.DpuExecutionInMillis += done?.DpuExecutionInMillis ?? 0;
+        });
+      }
+      const current = (await this.getSession(id)).body;
+      await this.endSessionNow(current, 'TERMINATING', TERMINATED_PER_REQUEST, () => ({ state: 'CANCELED', reason: CANCELED_BY_TERMINATION }));
+      await this.changeSessionNow(id, () => 'TERMINATED');
+      await this.changeSessionNow(id, (s) => {
+        s.Status.EndDateTime = ended.endedAt;
+      });
+    });
   }
 
   /**
@@ -428,7 +458,7 @@ export class SessionManager {
   private async adopt(session: SessionRecord, runner: Runner, spark: SparkLaunch): Promise<boolean> {
     const id = session.SessionId;
     try {
-      const result = await runner.configure(id, settingsToHold(spark), session.WorkGroup);
+      const result = await runner.configure(id, settingsToHold(spark), { workGroup: session.WorkGroup, idleTimeoutMs: this.idleTimeoutMs(session) });
       if (result.refused.length > 0) {
         this.o.log.info({ sessionId: id, refused: result.refused.map((r) => r.key) }, 'settings need a fresh JVM: starting cold');
         void runner.shutdown();
@@ -451,6 +481,11 @@ export class SessionManager {
     return true;
   }
 
+  /** How long the session may stay idle, as the reaper counts it and as its runner counts it alone. */
+  private idleTimeoutMs(session: SessionRecord): number {
+    return session.IdleTimeoutMinutes * this.o.idleMinuteMs;
+  }
+
   private async launch(session: SessionRecord, spark: SparkLaunch): Promise<void> {
     const dir = join(this.o.sessionsDir, session.SessionId);
     const runner = await this.o.engine.launch(
@@ -459,6 +494,7 @@ export class SessionManager {
         sessionDir: dir,
         ...spark,
         workGroup: session.WorkGroup,
+        idleTimeoutMs: this.idleTimeoutMs(session),
       },
       (event) => this.onRunnerEvent(session.SessionId, event),
     );
@@ -588,7 +624,7 @@ export class SessionManager {
         const connect = this.connectActivity?.(body.SessionId);
         if (connect && connect.calls > 0) continue;
         const since = body.Status.IdleSinceDateTime === undefined ? undefined : Math.max(body.Status.IdleSinceDateTime, connect?.lastAt ?? 0);
-        if (since !== undefined && now - since >= body.IdleTimeoutMinutes * this.o.idleMinuteMs) {
+        if (since !== undefined && now - since >= this.idleTimeoutMs(body)) {
           await this.terminate(body.SessionId);
           reaped.push(body.SessionId);
         }

@@ -57,7 +57,7 @@ function passing(key: string, json: string): boolean {
  * background after the requests that began them were answered) and returns the settled snapshot: no record
  * in a passing state, and the same snapshot twice, `quietMs` apart.
  */
-export async function settledSnapshot(store: StateStore, quietMs = 30, timeoutMs = 20_000): Promise<StoreSnapshot> {
+export async function settledSnapshot(store: StateStore, quietMs = 30, timeoutMs = 120_000): Promise<StoreSnapshot> {
   const deadline = Date.now() + timeoutMs;
   let previous = await snapshotStore(store);
   for (;;) {

@@ -9,8 +9,12 @@ FINAL_CALCULATION_STATES = ('COMPLETED', 'FAILED', 'CANCELED')
 # Starting Spark on a busy 2-core machine can take tens of seconds.
 SESSION_START_TIMEOUT_S = 180
 CALCULATION_TIMEOUT_S = 120
-# A runner's process group (its Spark JVM and Python workers) goes within this long of the runner.
-GROUP_GONE_S = 15
+# A runner's process group (its Spark JVM and Python workers) goes within this long of the runner: a JVM
+# exiting on a machine loaded by other suites can take tens of seconds.
+GROUP_GONE_S = 60
+# A state change that follows at once from another (a session IDLE again after its calculation ended, FAILED
+# after its runner died): a deadline for polling, generous for a loaded machine, never a measure of speed.
+STATE_CHANGE_TIMEOUT_S = 60
 
 
 def wait_for(condition, what: str, timeout: float):

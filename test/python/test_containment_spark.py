@@ -13,6 +13,7 @@ from spark_sessions import (
     CALCULATION_TIMEOUT_S,
     FINAL_CALCULATION_STATES,
     SESSION_START_TIMEOUT_S,
+    STATE_CHANGE_TIMEOUT_S,
     run,
     runner_pid,
     stdout_of,
@@ -105,7 +106,7 @@ def test_output_past_the_limit_is_cut_and_the_session_stays_usable(athena, serve
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
     assert stdout_of(server.root, calc) == CUT_LINES + marker('stdout')
     assert read_result_file(server, calc, 'StdErrorS3Uri') == CUT_LINES + marker('stderr')
-    assert wait_session(athena, session, ('IDLE',), timeout=10)['State'] == 'IDLE'
+    assert wait_session(athena, session, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
     assert stdout_of(server.root, run(athena, session, 'print("small")')) == 'small\n'
 
 
@@ -125,7 +126,7 @@ def test_exiting_the_interpreter_fails_the_calculation_and_the_session_stays_idl
     assert calc['Status']['State'] == 'FAILED'
     assert calc['Status']['StateChangeReason'] == reason
     assert read_result_file(server, calc, 'StdErrorS3Uri').endswith(reason + '\n')
-    assert wait_session(athena, session, ('IDLE',), timeout=10)['State'] == 'IDLE'
+    assert wait_session(athena, session, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
     assert stdout_of(server.root, run(athena, session, 'print(kept + 1)')) == '42\n'
 
 
@@ -161,7 +162,7 @@ def test_a_calculation_that_swallows_every_interrupt_fails_its_session_at_the_de
     calc = wait_calculation(athena, calc_id, timeout=CANCEL_BOUND_S)
     print(f'\nStopCalculationExecution of a loop swallowing every interrupt -> {calc["Status"]["State"]}: {time.monotonic() - stopped_at:.2f} s')
     assert calc['Status']['State'] == 'CANCELED'
-    status = wait_session(athena, session, ('FAILED',), timeout=5)
+    status = wait_session(athena, session, ('FAILED',), timeout=STATE_CHANGE_TIMEOUT_S)
     assert status['StateChangeReason'] == 'A calculation could not be canceled within 5 seconds, so the session was stopped.'
     wait_group_gone(pid)
 
@@ -178,7 +179,7 @@ def test_killing_the_interpreter_fails_the_session_with_a_reason(athena, server,
     pid = runner_pid(server.root, session)
     calc_id = athena.start_calculation_execution(SessionId=session, CodeBlock=code)['CalculationExecutionId']
     calc = wait_calculation(athena, calc_id)
-    status = wait_session(athena, session, ('FAILED',), timeout=10)
+    status = wait_session(athena, session, ('FAILED',), timeout=STATE_CHANGE_TIMEOUT_S)
     print(f'\n{name}: session {status["StateChangeReason"]!r}; calculation {calc["Status"].get("StateChangeReason")!r}')
     assert status['StateChangeReason'].startswith(f'The session runner exited unexpectedly ({how}); see its log in ')
     assert calc['Status']['State'] == 'FAILED'
@@ -186,7 +187,7 @@ def test_killing_the_interpreter_fails_the_session_with_a_reason(athena, server,
     wait_group_gone(pid)
     if name == 'os_exit':
         # Written just before the runner died; its output writer copied it after.
-        wait_for(lambda: stdout_of(server.root, calc) == 'last words\n', 'the last words in stdout.txt', 10)
+        wait_for(lambda: stdout_of(server.root, calc) == 'last words\n', 'the last words in stdout.txt', STATE_CHANGE_TIMEOUT_S)
 
 
 def test_spark_stop_fails_the_session_with_a_reason(athena, server, sessions):
@@ -194,7 +195,7 @@ def test_spark_stop_fails_the_session_with_a_reason(athena, server, sessions):
     pid = runner_pid(server.root, session)
     calc = run(athena, session, 'spark.stop()')
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    status = wait_session(athena, session, ('FAILED',), timeout=10)
+    status = wait_session(athena, session, ('FAILED',), timeout=STATE_CHANGE_TIMEOUT_S)
     print(f'\nspark.stop(): session {status["StateChangeReason"]!r}')
     assert status['StateChangeReason'] == (
         "Spark was stopped by the session's code (spark.stop()); the session cannot run calculations any more"

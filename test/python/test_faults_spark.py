@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client
-from spark_sessions import run, runner_pid, stdout_of, wait_for, wait_group_gone, wait_session
+from spark_sessions import STATE_CHANGE_TIMEOUT_S, run, runner_pid, stdout_of, wait_for, wait_group_gone, wait_session
 
 # The runner's exit reaches the server as the exit of its child process, or within half a second as its
 # socket closing; the margin is for a loaded machine.
@@ -145,7 +145,7 @@ def test_a_result_folder_that_cannot_be_written_fails_the_calculation_and_the_se
     uri = f's3://owlet-results/spark/{session_id}/{calc_id}/'
     assert calc['Status']['State'] == 'FAILED', calc['Status']
     assert calc['Status']['StateChangeReason'] == f"The calculation's results could not be written: cannot write {uri}: ENOTDIR: not a directory"
-    assert wait_session(athena, session_id, ('IDLE',), timeout=10)['State'] == 'IDLE'
+    assert wait_session(athena, session_id, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
 
     # While the folder stays unwritable, a calculation is refused before it starts, with the reason, and the
     # session stays IDLE.

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client
-from spark_sessions import FINAL_CALCULATION_STATES, stdout_of, wait_session
+from spark_sessions import FINAL_CALCULATION_STATES, STATE_CHANGE_TIMEOUT_S, stdout_of, wait_session
 
 SESSIONS = 3
 CLIENTS_PER_SESSION = 4
@@ -128,7 +128,7 @@ def test_clients_on_three_real_sessions_meet_no_unexpected_error_and_leave_nothi
 
         # Nothing stuck: every session is IDLE again and every calculation has ended.
         for session_id in sessions:
-            assert wait_session(athena, session_id, ('IDLE',), timeout=10)['State'] == 'IDLE'
+            assert wait_session(athena, session_id, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
             calcs = athena.list_calculation_executions(SessionId=session_id, MaxResults=100)
             assert [c for c in calcs['Calculations'] if c['Status']['State'] not in FINAL_CALCULATION_STATES] == []
         third = max(1, len(samples) // 3)

@@ -10,7 +10,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client
-from spark_sessions import CALCULATION_TIMEOUT_S, FINAL_CALCULATION_STATES, run, runner_pid, wait_group_gone, wait_session
+from spark_sessions import (
+    CALCULATION_TIMEOUT_S,
+    FINAL_CALCULATION_STATES,
+    GROUP_GONE_S,
+    STATE_CHANGE_TIMEOUT_S,
+    run,
+    runner_pid,
+    wait_group_gone,
+    wait_session,
+)
 
 # One minute of SessionIdleTimeoutInMinutes lasts this long on the server of this module, so that the idle
 # timeout can be seen acting on a real session.
@@ -111,13 +120,13 @@ def test_a_failing_block_is_failed_with_the_traceback_of_the_users_code(athena, 
     assert read(s3, calc['Result']['StdErrorS3Uri']).strip() == (
         'File "<stdin>", line 2, in <module>\nNameError: name \'foobar\' is not defined'
     )
-    assert wait_session(athena, session, ('IDLE',), timeout=10)['State'] == 'IDLE'
+    assert wait_session(athena, session, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
 
 
 def test_a_busy_session_refuses_a_second_calculation(athena, session):
     calc_id = athena.start_calculation_execution(SessionId=session, CodeBlock='import time\ntime.sleep(3600)')['CalculationExecutionId']
     try:
-        wait_session(athena, session, ('BUSY',), timeout=10)
+        wait_session(athena, session, ('BUSY',), timeout=STATE_CHANGE_TIMEOUT_S)
         with pytest.raises(ClientError) as refused:
             athena.start_calculation_execution(SessionId=session, CodeBlock='1')
         assert refused.value.response['Error']['Code'] == 'InvalidRequestException'
@@ -149,7 +158,7 @@ def stop_and_time(athena, calc_id):
 def test_a_calculation_is_cancelled_and_the_session_stays_usable(athena, s3, session, kind, code):
     run(athena, session, f'before_cancel = "{kind}"')
     calc_id = athena.start_calculation_execution(SessionId=session, CodeBlock=code)['CalculationExecutionId']
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + STATE_CHANGE_TIMEOUT_S
     while athena.get_calculation_execution_status(CalculationExecutionId=calc_id)['Status']['State'] != 'RUNNING':
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -157,7 +166,7 @@ def test_a_calculation_is_cancelled_and_the_session_stays_usable(athena, s3, ses
     state, seconds = stop_and_time(athena, calc_id)
     print(f'\nStopCalculationExecution -> {state} for a {kind}: {seconds:.2f} s')
     assert state == 'CANCELED'
-    assert wait_session(athena, session, ('IDLE',), timeout=10)['State'] == 'IDLE'
+    assert wait_session(athena, session, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
     after = run(athena, session, 'print(before_cancel)')
     assert read(s3, after['Result']['StdOutS3Uri']) == f'{kind}\n'
 
@@ -186,7 +195,7 @@ def test_idle_timeout_terminates_a_session_idle_since_its_last_calculation(athen
     try:
         run(athena, session_id, 'x = 1')
         idle_since = athena.get_session_status(SessionId=session_id)['Status']['IdleSinceDateTime']
-        status = wait_session(athena, session_id, ('TERMINATED',), timeout=IDLE_MINUTE_MS / 1000 * 4 + 10)
+        status = wait_session(athena, session_id, ('TERMINATED',), timeout=IDLE_MINUTE_MS / 1000 * 4 + STATE_CHANGE_TIMEOUT_S)
         assert status['StateChangeReason'] == 'Session was terminated per request.'
         assert (status['EndDateTime'] - idle_since).total_seconds() >= IDLE_MINUTE_MS / 1000
     finally:
@@ -197,7 +206,7 @@ def test_a_runner_killed_with_sigkill_fails_its_session_with_a_reason(athena, sp
     session_id, _ = start_idle_session(athena)
     pid = runner_pid(spark_owlet.root, session_id)
     os.kill(pid, signal.SIGKILL)
-    status = wait_session(athena, session_id, ('FAILED',), timeout=10)
+    status = wait_session(athena, session_id, ('FAILED',), timeout=STATE_CHANGE_TIMEOUT_S)
     assert status['StateChangeReason'].startswith('The session runner exited unexpectedly (signal SIGKILL)'), status
     with pytest.raises(ClientError) as refused:
         athena.start_calculation_execution(SessionId=session_id, CodeBlock='1')
@@ -213,7 +222,7 @@ def test_terminate_ends_the_session_and_stops_its_runner(athena, spark_owlet):
     status = wait_session(athena, session_id, ('TERMINATED',), timeout=30)
     assert status['StateChangeReason'] == 'Session was terminated per request.'
     assert 'EndDateTime' in status
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + GROUP_GONE_S
     while Path(f'/proc/{pid}').exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f'/proc/{pid}').exists(), 'the runner is still running'
@@ -226,12 +235,12 @@ def test_a_calculation_that_cannot_be_interrupted_fails_its_session_after_the_de
     # SIGINT blocked: neither the interrupt nor a Spark job cancel can reach this code.
     code = 'import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\ntime.sleep(3600)'
     calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
-    wait_session(athena, session_id, ('BUSY',), timeout=10)
+    wait_session(athena, session_id, ('BUSY',), timeout=STATE_CHANGE_TIMEOUT_S)
     time.sleep(0.5)
     state, seconds = stop_and_time(athena, calc_id)
     print(f'\nStopCalculationExecution of an uninterruptible calculation -> {state}: {seconds:.2f} s')
     assert state == 'CANCELED'
-    status = wait_session(athena, session_id, ('FAILED',), timeout=5)
+    status = wait_session(athena, session_id, ('FAILED',), timeout=STATE_CHANGE_TIMEOUT_S)
     assert status['StateChangeReason'] == 'A calculation could not be canceled within 5 seconds, so the session was stopped.'
 
 
