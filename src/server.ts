@@ -12,6 +12,7 @@ import type { OwletConfig } from './config/config.js';
 import { projectRoot } from './config/paths.js';
 import { NodeMembership } from './cluster/node-membership.js';
 import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
+import { connectTlsIdentity } from './connect/tls-identity.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
 import { type SparkSettings, sparkLaunch } from './engine/spark-profile.js';
@@ -39,6 +40,10 @@ export interface RunningOwlet {
   retention: HistoryRetention;
   /** The Spark Connect endpoint of every session (GetSessionEndpoint). */
   connectEndpoint: string;
+  /** The port the Spark Connect proxy listens on (the public URL may name another). */
+  connectPort: number;
+  /** The certificate authority Spark Connect clients trust, when Owlet's own serves Connect over TLS. */
+  connectCaFile?: string;
   stop(): Promise<void>;
 }
 
@@ -145,15 +150,19 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     retention.start();
     const connectSettings = { port: config.connectPort, tokenLifetimeMs: config.connectTokenLifetimeMs, ...options.connect };
     const liveSessions = sessions;
+    const tls = config.connectTls ? await connectTlsIdentity(config.connectTls, config.dataDir, now()) : undefined;
+    if (tls?.caCreated) log.info({ caFile: tls.caFile }, 'generated the certificate authority of Spark Connect over TLS');
     connect = new SparkConnectProxy({
-      host: config.host,
+      host: config.connectHost ?? config.host,
+      ...(tls ? { tls: tls.identity } : {}),
+      ...(config.connectPublicUrl ? { publicUrl: config.connectPublicUrl } : {}),
       port: connectSettings.port,
       tokenLifetimeMs: connectSettings.tokenLifetimeMs,
       log,
       now,
       upstreamOf: (sessionId) => liveSessions.liveSparkConnect(sessionId),
     });
-    await connect.listen();
+    const connectAddress = await connect.listen();
     const proxy = connect;
     sessions.useConnectActivity((sessionId) => proxy.activity(sessionId));
     const service = new JsonService(
@@ -203,6 +212,8 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       sessions,
       retention,
       connectEndpoint: connect.endpointUrl,
+      connectPort: connectAddress.port,
+      ...(tls?.caFile ? { connectCaFile: tls.caFile } : {}),
       stop() {
         stopping ??= (async () => {
           await server.close();

@@ -3,15 +3,7 @@
 // Spark Connect server (a small HTTP/2 server answering as gRPC does). test/python/test_session_endpoints.py
 // runs the same operations on real PySpark with a real Spark Connect client.
 import assert from 'node:assert/strict';
-import {
-  connect as connectHttp2,
-  createServer,
-  type Http2Server,
-  type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
-  type ServerHttp2Stream,
-} from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { connect as connectHttp2 } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
@@ -29,8 +21,8 @@ import { sessionArn } from '../src/api/session-endpoints.js';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import { eventually } from './assertions.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
+import { call, DRIVER_TOKEN, FakeConnectServer } from './support/spark-connect.js';
 
-const DRIVER_TOKEN = 'the-driver-token-only-the-proxy-knows';
 const TOKEN_LIFETIME_MS = 5 * 60_000;
 
 async function refusedWith(promise: Promise<unknown>, type: new (...args: never[]) => Error, message: string | RegExp): Promise<void> {
@@ -40,88 +32,6 @@ async function refusedWith(promise: Promise<unknown>, type: new (...args: never[
     else assert.match(error.message, message);
     return true;
   });
-}
-
-/** A stand-in for a driver's Spark Connect server: echoes a call's body, and records what reached it. */
-class FakeConnectServer {
-  readonly server: Http2Server = createServer();
-  readonly calls: IncomingHttpHeaders[] = [];
-  /** Set when a `/Hang` call was reset by the proxy (its client went away). */
-  hungCallClosed = false;
-
-  constructor() {
-    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
-  }
-
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    this.calls.push(headers);
-    if (headers.authorization !== `Bearer ${DRIVER_TOKEN}`) {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'wrong driver token' }, { endStream: true });
-      return;
-    }
-    if (headers[':path'] === '/Fail') {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '3', 'grpc-message': 'bad plan' }, { endStream: true });
-      return;
-    }
-    if (headers[':path'] === '/Hang') {
-      stream.on('close', () => (this.hungCallClosed = true));
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
-      stream.write(Buffer.from('started'));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-echo': 'yes' }, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 'done' }));
-      // Large enough to need several flow-control windows.
-      stream.end(Buffer.concat([Buffer.concat(chunks), Buffer.alloc(3 * 1024 * 1024, 7)]));
-    });
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-interface CallResult {
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  trailers: IncomingHttpHeaders;
-  /** The gRPC status: from the trailers, or from the headers of a trailers-only answer. */
-  status: string | undefined;
-  message: string | undefined;
-}
-
-/** One gRPC-shaped call through the proxy at `endpoint` (`sc://host:port`). */
-async function call(endpoint: string, path: string, extra: OutgoingHttpHeaders, body = Buffer.from('hello')): Promise<CallResult> {
-  const session = connectHttp2(endpoint.replace(/^sc:/, 'http:'));
-  try {
-    return await new Promise<CallResult>((resolve, reject) => {
-      session.on('error', reject);
-      const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...extra });
-      let headers: IncomingHttpHeaders = {};
-      let trailers: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      stream.on('response', (h) => (headers = h));
-      stream.on('trailers', (t) => (trailers = t));
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('error', reject);
-      stream.on('end', () => {
-        const status = (trailers['grpc-status'] ?? headers['grpc-status']) as string | undefined;
-        const raw = (trailers['grpc-message'] ?? headers['grpc-message']) as string | undefined;
-        resolve({ headers, body: Buffer.concat(chunks), trailers, status, message: raw === undefined ? undefined : decodeURIComponent(raw) });
-      });
-      stream.end(body);
-    });
-  } finally {
-    session.close();
-  }
 }
 
 describe('the session calls about a driver, on the fake engine', () => {

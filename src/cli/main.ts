@@ -36,6 +36,9 @@ async function serve(options: { host: string; port: number; dataDir: string; log
     `  access key id:     ${credentials.accessKeyId}`,
     `  secret access key: ${credentials.secretAccessKey}`,
     `  Spark workgroup:   ${READY_SPARK_WORKGROUP}`,
+    `  Spark Connect:     ${owlet.connectEndpoint} (GetSessionEndpoint's EndpointUrl)`,
+    // Clients of Connect over TLS trust Owlet's authority through gRPC's own setting (docs/spark-connect.md).
+    ...(owlet.connectCaFile ? [`  Spark Connect CA:  ${owlet.connectCaFile} (trust it: GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=${owlet.connectCaFile})`] : []),
     '',
     'Try it:',
     `  export AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey} AWS_DEFAULT_REGION=${config.region}`,

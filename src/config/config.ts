@@ -39,6 +39,12 @@ export interface OwletConfig {
   connectPort: number;
   /** How long a GetSessionEndpoint AuthToken is accepted. */
   connectTokenLifetimeMs: number;
+  /** The Spark Connect proxy's listening address, when not the API's (docs/spark-connect.md). */
+  connectHost?: string;
+  /** GetSessionEndpoint's EndpointUrl, when clients reach the proxy by another address: `https://host` or `sc://host:port`. */
+  connectPublicUrl?: string;
+  /** Spark Connect over TLS; cleartext HTTP/2 when unset. */
+  connectTls?: ConnectTlsSettings;
   /**
    * Whether stopping the server ends its sessions. By default their runners keep running, calculations and
    * all, and the next server on the data directory re-attaches them.
@@ -67,6 +73,9 @@ export interface OwletConfig {
   /** Spark clusters: the masters workgroups may pick, and what a DPU and a driver are there (sparkClusterSettings). */
   sparkCluster: SparkClusterSettings;
 }
+
+/** A certificate and key from files, or a server certificate for these names from Owlet's own authority. */
+export type ConnectTlsSettings = { certFile: string; keyFile: string } | { localCaNames: string[] };
 
 export const DEFAULTS = {
   host: '127.0.0.1',
@@ -174,17 +183,64 @@ function booleanFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): b
   throw new Error(`${name} must be true or false, not '${text}'`);
 }
 
-function connectSettings(env: NodeJS.ProcessEnv): { connectPort: number; connectTokenLifetimeMs: number } {
+// --- Spark Connect (docs/spark-connect.md) ----------------------------------------------------------------
+
+type ConnectSettings = Pick<OwletConfig, 'connectPort' | 'connectTokenLifetimeMs' | 'connectHost' | 'connectPublicUrl' | 'connectTls'>;
+
+/**
+ * The public URL in the form GetSessionEndpoint answers. Athena answers `https://<host>`, which its clients turn
+ * into `sc://<host>:443/;use_ssl=true;...` (docs/spark-connect.md), so that form takes neither a port nor a path.
+ */
+function connectPublicUrl(text: string): string {
+  const problem = `OWLET_CONNECT_PUBLIC_URL must be https://<host> (as Athena answers; clients then connect to <host>:443 over TLS) or sc://<host>:<port>, not '${text}'`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(problem);
+  }
+  const bare = url.username === '' && url.password === '' && url.search === '' && url.hash === '' && (url.pathname === '' || url.pathname === '/');
+  if (url.protocol === 'https:' && bare && url.port === '' && url.hostname !== '') return `https://${url.host}`;
+  if (url.protocol === 'sc:' && bare && url.port !== '' && url.hostname !== '') return `sc://${url.host}`;
+  throw new Error(`${problem}${url.protocol === 'https:' && url.port !== '' ? ': Athena\'s clients add :443 themselves' : ''}`);
+}
+
+function connectSettings(env: NodeJS.ProcessEnv, host: string): ConnectSettings {
+  const text = (name: string): string | undefined => env[name]?.trim() || undefined;
   const port = numberFrom(env, 'OWLET_CONNECT_PORT', DEFAULTS.connectPort, { max: 65535 });
   const lifetime = numberFrom(env, 'OWLET_CONNECT_TOKEN_SECONDS', DEFAULTS.connectTokenLifetimeMs / 1000, { integer: false, min: 1 }) * 1000;
-  return { connectPort: port, connectTokenLifetimeMs: lifetime };
+  const connectHost = text('OWLET_CONNECT_HOST');
+  const publicText = text('OWLET_CONNECT_PUBLIC_URL');
+  const publicUrl = publicText === undefined ? undefined : connectPublicUrl(publicText);
+  const certFile = text('OWLET_CONNECT_TLS_CERT');
+  const keyFile = text('OWLET_CONNECT_TLS_KEY');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('set both OWLET_CONNECT_TLS_CERT and OWLET_CONNECT_TLS_KEY, or neither');
+  const tlsOn = booleanFrom(env, 'OWLET_CONNECT_TLS', certFile !== undefined);
+  if (!tlsOn && certFile !== undefined) throw new Error('OWLET_CONNECT_TLS is false, but OWLET_CONNECT_TLS_CERT and OWLET_CONNECT_TLS_KEY are set');
+  let tls: ConnectTlsSettings | undefined;
+  if (certFile !== undefined && keyFile !== undefined) tls = { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+  else if (tlsOn) {
+    // The names a client may dial: the public URL's host, the listening address, and this machine's own names.
+    const listening = connectHost ?? host;
+    const named = (env.OWLET_CONNECT_TLS_NAMES ?? '').split(/[\s,]+/).filter((n) => n !== '');
+    const defaults = [publicUrl ? new URL(publicUrl).hostname.replace(/^\[|\]$/g, '') : '', ['0.0.0.0', '::'].includes(listening) ? '' : listening, 'localhost', '127.0.0.1', '::1'];
+    tls = { localCaNames: [...new Set(named.length > 0 ? named : defaults.filter((n) => n !== ''))] };
+  }
+  return {
+    connectPort: port,
+    connectTokenLifetimeMs: lifetime,
+    ...(connectHost ? { connectHost } : {}),
+    ...(publicUrl ? { connectPublicUrl: publicUrl } : {}),
+    ...(tls ? { connectTls: tls } : {}),
+  };
 }
 
 export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = process.env): OwletConfig {
   const dataDir = resolve(options.dataDir ?? env.OWLET_DATA_DIR ?? DEFAULTS.dataDir);
   const { credentials, generated } = resolveCredentials(dataDir, env);
+  const host = options.host ?? env.OWLET_HOST ?? DEFAULTS.host;
   return {
-    host: options.host ?? env.OWLET_HOST ?? DEFAULTS.host,
+    host,
     port: options.port ?? numberFrom(env, 'OWLET_PORT', DEFAULTS.port, { max: 65535 }),
     dataDir,
     credentials,
@@ -199,7 +255,7 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     cancelDeadlineMs: numberFrom(env, 'OWLET_CANCEL_DEADLINE_MS', DEFAULTS.cancelDeadlineMs, { min: 1 }),
     warmPoolSize: numberFrom(env, 'OWLET_WARM_POOL_SIZE', DEFAULTS.warmPoolSize),
     warmPoolShrinkMinutes: numberFrom(env, 'OWLET_WARM_POOL_SHRINK_MINUTES', DEFAULTS.warmPoolShrinkMinutes, { integer: false }),
-    ...connectSettings(env),
+    ...connectSettings(env, host),
     terminateSessionsOnExit:
       options.terminateSessionsOnExit || booleanFrom(env, 'OWLET_TERMINATE_SESSIONS_ON_EXIT', DEFAULTS.terminateSessionsOnExit),
     sessionRetentionMs: numberFrom(env, 'OWLET_SESSION_RETENTION_DAYS', DEFAULTS.sessionRetentionDays, { integer: false }) * 86_400_000,

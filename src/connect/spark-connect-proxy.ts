@@ -1,16 +1,19 @@
-// The Spark Connect endpoint of GetSessionEndpoint: one HTTP/2 cleartext (h2c) port for all sessions, in
-// front of the Spark Connect servers the sessions' drivers run on 127.0.0.1. Spark's own authentication is a
-// single static token that cannot expire, so the drivers require a token only this proxy knows, and clients
-// present one of the session tokens GetSessionEndpoint hands out, which expire and are renewed by calling it
-// again. The token carries the session: the proxy forwards each gRPC call, stream for stream, to the driver
-// of the session whose token it carries.
+// The Spark Connect endpoint of GetSessionEndpoint: one HTTP/2 port for all sessions (cleartext h2c, or TLS
+// with a certificate from the settings or Owlet's own authority: docs/spark-connect.md), in front of the Spark
+// Connect servers the sessions' drivers run on 127.0.0.1. Spark's own authentication is a single static token
+// that cannot expire, so the drivers require a token only this proxy knows, and clients present one of the
+// session tokens GetSessionEndpoint hands out, which expire and are renewed by calling it again. The token
+// carries the session: the proxy forwards each gRPC call, stream for stream, to the driver of the session
+// whose token it carries.
 import { createHash, randomBytes } from 'node:crypto';
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
   connect as connectHttp2,
   constants,
+  createSecureServer,
   createServer,
+  type Http2SecureServer,
   type Http2Server,
   type Http2Session,
   type IncomingHttpHeaders,
@@ -20,9 +23,15 @@ import {
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SparkConnectServer } from '../engine/engine.js';
+import type { TlsIdentity } from './tls-identity.js';
 
 /** The gRPC metadata header Athena's Spark Connect clients carry the AuthToken in. */
 export const TOKEN_HEADER = 'x-aws-proxy-auth';
+/**
+ * Metadata the SageMaker Unified Studio client adds for Athena's own proxy (docs/spark-connect.md): accepted and
+ * not passed on, since Owlet's proxy knows where each session's driver is.
+ */
+const ATHENA_PROXY_HEADERS = ['x-aws-proxy-port', 'x-aws-force-h2'];
 
 /** Valid tokens a session may have at once; past that, issuing one retires the oldest. */
 const MAX_TOKENS_PER_SESSION = 100;
@@ -54,6 +63,10 @@ export interface SparkConnectProxyOptions {
   tokenLifetimeMs: number;
   /** The Spark Connect server of a session whose driver runs; undefined once the session is ending or ended. */
   upstreamOf: (sessionId: string) => SparkConnectServer | undefined;
+  /** Serve TLS with this certificate and key; cleartext HTTP/2 without. */
+  tls?: TlsIdentity;
+  /** The EndpointUrl clients are given, when they reach this proxy by another address (`https://host` or `sc://host:port`). */
+  publicUrl?: string;
 }
 
 /** The settings of the proxy a server's environment gives (docs/compatibility.md, "Spark Connect"). */
@@ -90,7 +103,7 @@ function ordinaryHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 }
 
 export class SparkConnectProxy {
-  private readonly server: Http2Server;
+  private readonly server: Http2Server | Http2SecureServer;
   private readonly tokens = new Map<string, TokenEntry>();
   /** Upstream connections by driver (port and token: a port may be reused by a later driver). */
   private readonly upstreams = new Map<string, ClientHttp2Session>();
@@ -101,10 +114,15 @@ export class SparkConnectProxy {
   private closing = false;
 
   constructor(private readonly o: SparkConnectProxyOptions) {
-    this.server = createServer({
-      maxSessionMemory: 64,
-      settings: { initialWindowSize: STREAM_WINDOW_BYTES },
-    });
+    const settings = { maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW_BYTES } };
+    if (o.tls) {
+      const secure = createSecureServer({ ...settings, cert: o.tls.cert, key: o.tls.key, allowHTTP1: false });
+      // Most often a client that does not trust the certificate's authority: it closes the handshake.
+      secure.on('tlsClientError', (error) => this.o.log.info({ err: error }, 'a Spark Connect client could not complete the TLS handshake'));
+      this.server = secure;
+    } else {
+      this.server = createServer(settings);
+    }
     this.server.on('session', (session: Http2Session) => {
       this.clients.add(session);
       session.once('close', () => this.clients.delete(session));
@@ -136,17 +154,27 @@ export class SparkConnectProxy {
   }
 
   /**
-   * The EndpointUrl of GetSessionEndpoint: a Spark Connect connection string a client completes with the
-   * token (`sc://127.0.0.1:15002/;x-aws-proxy-auth=TOKEN`). A wildcard listening address is named by the
-   * loopback address, the one address sure to reach it.
+   * The EndpointUrl of GetSessionEndpoint: the public URL when set, else a Spark Connect connection string a
+   * client completes with the token (`sc://127.0.0.1:15002/;x-aws-proxy-auth=TOKEN`). A wildcard listening
+   * address is named by the loopback address, the one address sure to reach it.
    */
   get endpointUrl(): string {
+    if (this.o.publicUrl !== undefined) return this.o.publicUrl;
     if (!this.address) throw new Error('the Spark Connect proxy is not listening');
     let host = this.address.address;
     if (host === '0.0.0.0') host = '127.0.0.1';
     else if (host === '::') host = '[::1]';
     else if (host.includes(':')) host = `[${host}]`;
     return `sc://${host}:${this.address.port}`;
+  }
+
+  /** The connection string a client makes of the EndpointUrl and a token. */
+  private get connectionStringExample(): string {
+    const url = this.endpointUrl;
+    const auth = `${TOKEN_HEADER}=<AuthToken>`;
+    // Athena's clients turn https://host into sc://host:443/;use_ssl=true (docs/spark-connect.md).
+    if (url.startsWith('https://')) return `${url.replace('https://', 'sc://')}:443/;use_ssl=true;${auth}`;
+    return `${url}/;${this.o.tls ? 'use_ssl=true;' : ''}${auth}`;
   }
 
   /** A new token for `sessionId`, valid beside the session's earlier ones until it expires. */
@@ -187,7 +215,7 @@ export class SparkConnectProxy {
       this.refuse(
         stream,
         GRPC_UNAUTHENTICATED,
-        `This Spark Connect endpoint needs the AuthToken of GetSessionEndpoint in the ${TOKEN_HEADER} header: connect to <EndpointUrl>/;${TOKEN_HEADER}=<AuthToken>.`,
+        `This Spark Connect endpoint needs the AuthToken of GetSessionEndpoint in the ${TOKEN_HEADER} header: connect to ${this.connectionStringExample}.`,
       );
       return;
     }
@@ -266,6 +294,7 @@ export class SparkConnectProxy {
   private forward(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, upstream: SparkConnectServer): void {
     const outgoing = ordinaryHeaders(headers);
     delete outgoing[TOKEN_HEADER];
+    for (const name of ATHENA_PROXY_HEADERS) delete outgoing[name];
     outgoing.authorization = `Bearer ${upstream.token}`;
     outgoing[':method'] = headers[':method'] ?? 'POST';
     outgoing[':path'] = headers[':path'] ?? '/';

@@ -1,5 +1,6 @@
 # Fixtures of the Python client tests: a real `owlet server` process on a free port, and the two clients
 # users reach it with, boto3 and the AWS CLI (v1).
+import contextlib
 import json
 import os
 import queue
@@ -189,6 +190,17 @@ class OwletServers:
 
     start = staticmethod(start_owlet)
     stop = staticmethod(stop_owlet)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def serving(server: OwletProcess):
+        """`with owlet_servers.serving(owlet_servers.start(env)) as server:` stops it when the block ends, and
+        fails the test when it logged errors."""
+        try:
+            yield server
+        finally:
+            stop_owlet(server)
+        assert server.error_logs() == [], 'the server logged errors'
 
 
 @pytest.fixture(scope='session')

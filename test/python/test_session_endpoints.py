@@ -2,8 +2,6 @@
 # Connect client (pyspark's, in a process of its own) reaching the session's driver through Owlet's proxy.
 # One session, taken from the warm pool, serves the tests of this module, which run in file order: the last
 # ones wait for a token to expire, then terminate the session.
-import json
-import subprocess
 import time
 import urllib.request
 from datetime import datetime, timezone
@@ -12,15 +10,15 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from owlet_clients import ACCOUNT_ID, REGION, ROOT, make_boto3_client
+from owlet_clients import ACCOUNT_ID, REGION, make_boto3_client
+from spark_connect_clients import client_pythons, run_client
 from spark_sessions import ready_pooled_runner, run, wait_for
 
 # Short enough that a test can watch a token expire; long enough for a client to start and query on a busy
 # machine (importing pyspark's Connect client takes seconds).
 TOKEN_SECONDS = 60
 READY_TIMEOUT_S = 180
-CLIENT_TIMEOUT_S = 120
-PYTHON = str(ROOT / '.venv' / 'bin' / 'python')
+CLIENT_PYTHONS = client_pythons()
 
 # A Spark Connect client. Prints one JSON line: what it read, or the error its first call got.
 CLIENT = r'''
@@ -38,23 +36,17 @@ try:
     spark.sql("SELECT * FROM calculation_only").collect()
     plain = "visible"
 except Exception as error:
-    plain = getattr(error, "getCondition", lambda: type(error).__name__)()
+    # getCondition from pyspark 4.0 on, getErrorClass before.
+    plain = (getattr(error, "getCondition", None) or getattr(error, "getErrorClass", lambda: type(error).__name__))()
 spark.range(3).createOrReplaceGlobalTempView("from_connect")
 print(json.dumps({"ids": ids, "plain": plain, "version": spark.version}))
 spark.stop()
 '''
 
 
-def connect_client(url: str, tmp_path: Path) -> tuple[int, dict]:
+def connect_client(url: str, tmp_path: Path, python: str = CLIENT_PYTHONS['pyspark-4']) -> tuple[int, dict]:
     """Runs the client against `url`; returns its exit code and what it printed last."""
-    script = tmp_path / 'connect_client.py'
-    script.write_text(CLIENT, encoding='utf-8')
-    completed = subprocess.run(
-        [PYTHON, str(script), url], capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S, stdin=subprocess.DEVNULL
-    )
-    lines = completed.stdout.strip().splitlines()
-    assert lines, f'the client printed nothing (exit {completed.returncode}); stderr: {completed.stderr[-3000:]}'
-    return completed.returncode, json.loads(lines[-1])
+    return run_client(python, CLIENT, url, tmp_path)
 
 
 def connection_string(endpoint: dict) -> str:
@@ -64,10 +56,8 @@ def connection_string(endpoint: dict) -> str:
 
 @pytest.fixture(scope='module')
 def server(owlet_servers):
-    server = owlet_servers.start({'OWLET_WARM_POOL_SIZE': '1', 'OWLET_CONNECT_TOKEN_SECONDS': str(TOKEN_SECONDS)})
-    yield server
-    owlet_servers.stop(server)
-    assert server.error_logs() == [], 'the server logged errors'
+    with owlet_servers.serving(owlet_servers.start({'OWLET_WARM_POOL_SIZE': '1', 'OWLET_CONNECT_TOKEN_SECONDS': str(TOKEN_SECONDS)})) as server:
+        yield server
 
 
 @pytest.fixture(scope='module')
@@ -114,7 +104,8 @@ def test_get_resource_dashboard_gives_the_live_spark_ui(athena, session):
         assert b'Spark' in page.read()
 
 
-def test_a_spark_connect_client_reads_a_global_temp_view_of_a_calculation(athena, session, tmp_path):
+@pytest.mark.parametrize('python', CLIENT_PYTHONS.values(), ids=CLIENT_PYTHONS.keys())
+def test_a_spark_connect_client_reads_a_global_temp_view_of_a_calculation(athena, session, tmp_path, python):
     made = run(
         athena,
         session['id'],
@@ -124,7 +115,7 @@ def test_a_spark_connect_client_reads_a_global_temp_view_of_a_calculation(athena
     endpoint = athena.get_session_endpoint(SessionId=session['id'])
     assert endpoint['EndpointUrl'].startswith('sc://127.0.0.1:')
     assert endpoint['AuthTokenExpirationTime'] > datetime.now(timezone.utc)
-    code, answer = connect_client(connection_string(endpoint), tmp_path)
+    code, answer = connect_client(connection_string(endpoint), tmp_path, python)
     assert code == 0, answer
     assert answer['ids'] == [0, 1, 2, 3, 4]
     assert answer['plain'] == 'TABLE_OR_VIEW_NOT_FOUND'
