@@ -9,6 +9,7 @@ import type { RequestContext } from './context.js';
 import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
 import type { JsonService, JsonServiceResponse } from './json-service.js';
 import type { S3Api } from './s3-api.js';
+import { BodyTooLarge, readBody } from './request-body.js';
 import type { SigV4Verifier, VerifiedCaller } from './sigv4.js';
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -35,35 +36,10 @@ export interface HttpServerOptions {
   log: Logger;
   maxBodyBytes?: number;
   now?: () => number;
-  /** The S3 API over the result store, for requests that are not Athena calls. */
+  /** The S3 API over the object store, for requests that are not Athena calls. */
   s3?: S3Api;
   /** This server node's id, named in the requests it sends on to other nodes. */
   nodeId?: string;
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 export class OwletHttpServer {
@@ -165,6 +141,19 @@ export class OwletHttpServer {
     const fail = (error: ServiceError, closeConnection = false): void =>
       this.send(res, requestId, service.errorResponse(error, undefined, anonymous), closeConnection);
 
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const rawQuery = q < 0 ? '' : url.slice(q + 1);
+    const target = req.headers['x-amz-target'];
+
+    // S3 requests carry no X-Amz-Target; every Athena call is a POST to `/` with one. S3 bodies (objects up to
+    // 5 GiB) are streamed by the S3 API, never read here.
+    if (target === undefined && this.options.s3 && (req.method !== 'POST' || rawPath !== '/')) {
+      await this.options.s3.handle(req, res, requestId, rawPath, rawQuery);
+      return;
+    }
+
     let body: Buffer;
     try {
       body = await readBody(req, this.maxBodyBytes);
@@ -177,16 +166,6 @@ export class OwletHttpServer {
       throw error;
     }
 
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const rawPath = q < 0 ? url : url.slice(0, q);
-    const rawQuery = q < 0 ? '' : url.slice(q + 1);
-    const target = req.headers['x-amz-target'];
-
-    if (target === undefined && req.method !== 'POST' && this.options.s3) {
-      await this.options.s3.handle(req, res, requestId, rawPath, rawQuery, body);
-      return;
-    }
     if (req.method !== 'POST' || target === undefined) {
       fail(new UnknownOperationError(`No operation is served at ${req.method ?? ''} ${rawPath}.`));
       return;
