@@ -3,18 +3,23 @@
 // fsynced, then its directory is fsynced, before the index names it; a blob no index row names (a write cut
 // short by a crash, a delete whose unlink did not happen) is removed by the sweep at start.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, type FileHandle, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { BlobRef } from './object-store.js';
 
 /** Bytes gathered before each write: fewer, larger writes keep a 256 MiB PUT at disk speed. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-/** Bytes each read of a GET asks for. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+/** Bytes each read of a GET asks for: few, large reads and socket writes. */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export class BodyTooLargeError extends Error {}
+
+/** The bytes of an empty body: no file at all. */
+export const EMPTY_BLOB: BlobRef = { id: '', size: 0 };
+
+/** The blobs that hold bytes, in order (empty bodies and parts have no file). */
+export const filesOf = (blobs: readonly BlobRef[]): BlobRef[] => blobs.filter((b) => b.size > 0);
 
 export class BlobFiles {
   readonly dir: string;
@@ -42,19 +47,22 @@ export class BlobFiles {
    * Writes `source` to a new blob, durably: the file and its folder are synced before this returns. `observe`
    * sees every chunk (hashes); on any error the file is removed and the error passed on.
    */
-  async write(source: AsyncIterable<Uint8Array>, observe: (chunk: Uint8Array) => void, maxBytes: number): Promise<BlobRef> {
+  async write(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, observe: (chunk: Uint8Array) => void, maxBytes: number): Promise<BlobRef> {
     await this.prepare();
     const id = randomBytes(16).toString('hex');
     const path = this.pathOf(id);
-    const file = await open(path, 'wx');
+    // The file is created with the first byte: an empty body (a folder marker, a _SUCCESS file) needs none.
+    let file: FileHandle | undefined;
     let size = 0;
     try {
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
       for await (const chunk of source) {
+        if (chunk.length === 0) continue;
         size += chunk.length;
         if (size > maxBytes) throw new BodyTooLargeError();
         observe(chunk);
+        file ??= await this.create(path);
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= WRITE_BATCH_BYTES) {
@@ -63,23 +71,40 @@ export class BlobFiles {
           batchBytes = 0;
         }
       }
+      if (!file) return EMPTY_BLOB;
       if (batch.length > 0) await writeAll(file, batch);
       await file.sync();
       await file.close();
     } catch (error) {
-      await file.close().catch(() => {});
-      await unlink(path).catch(() => {});
+      if (file) {
+        await file.close().catch(() => {});
+        await unlink(path).catch(() => {});
+      }
       throw error;
     }
     await syncDirectory(join(this.dir, id.slice(0, 2)));
     return { id, size };
   }
 
+  /** Creates a new blob file, and its fan-out folder again if something removed it since the start. */
+  private async create(path: string): Promise<FileHandle> {
+    try {
+      return await open(path, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dirname(path), { recursive: true });
+      await syncDirectory(dirname(dirname(path)));
+      return await open(path, 'wx');
+    }
+  }
+
   /** A new blob with the same bytes: a hard link (no copy), or a copy where links are not possible. */
   async duplicate(blob: BlobRef): Promise<BlobRef> {
+    if (blob.size === 0) return EMPTY_BLOB;
     await this.prepare();
     const id = randomBytes(16).toString('hex');
     try {
+      await mkdir(dirname(this.pathOf(id)), { recursive: true });
       await link(this.pathOf(blob.id), this.pathOf(id));
     } catch {
       await copyFile(this.pathOf(blob.id), this.pathOf(id));
@@ -108,33 +133,31 @@ export class BlobFiles {
 
   /** The bytes `start`..`end` (inclusive) of an object made of `blobs`, read from their open handles, which it closes. */
   stream(blobs: readonly BlobRef[], handles: FileHandle[], start: number, end: number): Readable {
-    const out = new PassThrough({ highWaterMark: READ_CHUNK_BYTES });
-    const pipeAll = async (): Promise<void> => {
-      let offset = 0;
-      for (let i = 0; i < blobs.length; i++) {
-        const blob = blobs[i]!;
-        const from = Math.max(start, offset) - offset;
-        const to = Math.min(end, offset + blob.size - 1) - offset;
-        offset += blob.size;
-        if (to < from) continue;
-        const reader = createReadStream('', { fd: handles[i]!, start: from, end: to, autoClose: false, highWaterMark: READ_CHUNK_BYTES });
-        for await (const chunk of reader) {
-          if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
-          if (out.destroyed) return;
+    async function* read(): AsyncGenerator<Buffer> {
+      try {
+        let offset = 0;
+        for (let i = 0; i < blobs.length; i++) {
+          const blob = blobs[i]!;
+          let from = Math.max(start, offset) - offset;
+          const to = Math.min(end, offset + blob.size - 1) - offset;
+          offset += blob.size;
+          while (from <= to) {
+            const want = Math.min(READ_CHUNK_BYTES, to - from + 1);
+            const { bytesRead, buffer } = await handles[i]!.read(Buffer.allocUnsafe(want), 0, want, from);
+            if (bytesRead === 0) throw new Error('a blob file is shorter than its object says');
+            from += bytesRead;
+            yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
+          }
         }
+      } finally {
+        await Promise.all(handles.map((h) => h.close().catch(() => {})));
       }
-    };
-    pipeAll()
-      .then(() => out.end())
-      .catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))))
-      .finally(() => {
-        for (const h of handles) h.close().catch(() => {});
-      });
-    return out;
+    }
+    return Readable.from(read(), { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
   }
 
   async remove(blobs: readonly BlobRef[]): Promise<void> {
-    for (const blob of blobs) await unlink(this.pathOf(blob.id)).catch(() => {});
+    for (const blob of filesOf(blobs)) await unlink(this.pathOf(blob.id)).catch(() => {});
   }
 
   /**

@@ -4,7 +4,7 @@
 // no row names, which the sweep at start removes. Two writers of one key each write their own blob; the
 // later commit wins and frees the earlier one's blob.
 import { createHash, randomBytes } from 'node:crypto';
-import { BlobFiles, BodyTooLargeError } from './blob-files.js';
+import { BlobFiles, BodyTooLargeError, filesOf } from './blob-files.js';
 import { newDigester } from './checksums.js';
 import { blobsOfParts, type ObjectIndex, prefixEnd } from './object-index.js';
 import {
@@ -163,7 +163,7 @@ export class EmbeddedObjectStore implements ObjectStore {
       etag: `"${written.md5.toString('hex')}"`,
       lastModified: this.now(),
       metadata,
-      blobs: [written.blob],
+      blobs: filesOf([written.blob]),
     };
     if (written.checksum) object.checksum = { ...written.checksum, type: 'FULL_OBJECT' };
     await this.commit([written.blob], () => this.index.putObject(object, (current) => checkWriteConditions(conditions, current, key)), bucket);
@@ -203,13 +203,13 @@ export class EmbeddedObjectStore implements ObjectStore {
     for (let attempt = 0; ; attempt++) {
       const info = await this.headObject(bucket, key);
       try {
-        const handles = await this.blobs.openAll(info.blobs);
+        const handles = await this.blobs.openAll(filesOf(info.blobs));
         let used = false;
         return {
           info,
           stream: (range) => {
             used = true;
-            return this.blobs.stream(info.blobs, handles, range?.start ?? 0, range?.end ?? info.size - 1);
+            return this.blobs.stream(filesOf(info.blobs), handles, range?.start ?? 0, range?.end ?? info.size - 1);
           },
           close: async () => {
             if (!used) await Promise.all(handles.map((h) => h.close()));
@@ -403,7 +403,7 @@ export class EmbeddedObjectStore implements ObjectStore {
         }
       }
       checkWriteConditions(conditions, current, key);
-      object.blobs = blobsOfParts(chosen);
+      object.blobs = filesOf(blobsOfParts(chosen));
       object.size = chosen.reduce((sum, p) => sum + p.size, 0);
       object.parts = chosen.map((p) => p.size);
       // S3's multipart ETag: the MD5 of the parts' binary MD5s, a hyphen and the number of parts.

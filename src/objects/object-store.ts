@@ -92,7 +92,7 @@ export interface WriteConditions {
  * catches a body cut short.
  */
 export interface IncomingBody {
-  source: AsyncIterable<Uint8Array>;
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   expectedSize?: number;
   contentMd5?: string;
   sha256Hex?: string;

@@ -191,6 +191,11 @@ export class S3Api {
       const streamed = req.method === 'PUT' && key !== '' && !req.headers['x-amz-copy-source'];
       let small: Buffer = Buffer.alloc(0);
       if (!streamed) small = await readSmallBody(req, MAX_XML_BODY_BYTES);
+      // Signature Version 2 (`Authorization: AWS key:sig`, or `AWSAccessKeyId` and `Signature` in a URL) is
+      // answered as S3's regions that take only SigV4 answer it.
+      if (/^AWS /.test(header(req, 'authorization') ?? '') || (query.has('AWSAccessKeyId') && query.has('Signature'))) {
+        throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.', 400);
+      }
       let verified;
       try {
         verified = await this.verifier.verify({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers, body: small }, 's3', { streamedBody: streamed });

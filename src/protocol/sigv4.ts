@@ -237,9 +237,8 @@ export class SigV4Verifier {
     if (signingDate.getTime() > now + MAX_CLOCK_SKEW_MS) throw new AuthError('MissingAuthenticationTokenException', 'Request is not valid yet');
     const rest = new URLSearchParams(query);
     rest.delete('X-Amz-Signature');
-    // The payload of a presigned request is not signed; the library reads the hash from this header.
-    const unsigned = { ...request, rawQuery: rest.toString(), headers: { ...request.headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } };
-    const expected = await this.expectedSignature(unsigned, parts, secret, amzDate);
+    // The payload of a presigned request is not signed.
+    const expected = await this.expectedSignature({ ...request, rawQuery: rest.toString() }, parts, secret, amzDate, 'UNSIGNED-PAYLOAD');
     if (expected.length !== parts.signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(parts.signature))) {
       throw new AuthError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
     }
@@ -273,7 +272,7 @@ export class SigV4Verifier {
     return key;
   }
 
-  private async expectedSignature(request: RequestToVerify, parts: AuthorizationParts, secret: string, amzDate: string): Promise<string> {
+  private async expectedSignature(request: RequestToVerify, parts: AuthorizationParts, secret: string, amzDate: string, payloadHash?: string): Promise<string> {
     const headers: Record<string, string> = {};
     for (const name of parts.signedHeaders) {
       const v = headerValue(request.headers, name);
@@ -294,6 +293,7 @@ export class SigV4Verifier {
       amzDate,
       scope,
       await this.signingKey(parts, secret),
+      payloadHash,
     );
   }
 }
@@ -312,9 +312,9 @@ class SignatureCalculator extends SignatureV4 {
     super({ service, region: 'unused', credentials: { accessKeyId: '', secretAccessKey: '' }, sha256: NodeSha256, uriEscapePath, applyChecksum: false });
   }
 
-  async signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array): Promise<string> {
+  async signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array, payloadHash?: string): Promise<string> {
     const canonicalHeaders = getCanonicalHeaders(request, undefined, signedHeaders as Set<string>);
-    const payloadHash = await getPayloadHash(request, NodeSha256);
+    payloadHash ??= await getPayloadHash(request, NodeSha256);
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
     const stringToSign = await this.createStringToSign(amzDate, scope, canonicalRequest, ALGORITHM_IDENTIFIER);
     const hmac = new NodeSha256(signingKey);

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
-export function openOwnedSqlite(path: string, synchronous: 'NORMAL' | 'FULL'): Database.Database {
+export function openOwnedSqlite(path: string, synchronous: 'OFF' | 'NORMAL' | 'FULL'): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   // One server owns the file: the lock is taken at open and held, so a second server started on the same data
   // directory stops with a clear message instead of sharing the file. Holding it also spares every read the
