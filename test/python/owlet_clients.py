@@ -28,10 +28,10 @@ def workgroup_arn(name: str) -> str:
     return f'arn:aws:athena:{REGION}:{ACCOUNT_ID}:workgroup/{name}'
 
 
-def make_boto3_client(endpoint: str, access_key_id: str = ACCESS_KEY_ID, secret_access_key: str = SECRET_ACCESS_KEY, **config):
-    """An Athena client of `endpoint` that tries each call once; `config` adds botocore Config options."""
+def make_boto3_client(endpoint: str, access_key_id: str = ACCESS_KEY_ID, secret_access_key: str = SECRET_ACCESS_KEY, service: str = 'athena', **config):
+    """An Athena (or `service`) client of `endpoint` that tries each call once; `config` adds botocore Config options."""
     return boto3.session.Session().client(
-        'athena',
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=access_key_id,
@@ -44,14 +44,7 @@ def make_s3_client(endpoint: str, access_key_id: str = ACCESS_KEY_ID, secret_acc
     """An S3 client of `endpoint` (Owlet's own object store), path-style, trying each call once. Presigned URLs
     are SigV4 (botocore presigns S3 URLs with SigV2 unless told otherwise; Owlet, like S3's newer regions, takes
     SigV4 only)."""
-    return boto3.session.Session().client(
-        's3',
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key,
-        config=Config(retries={'max_attempts': 1}, s3={'addressing_style': 'path'}, signature_version='s3v4', **config),
-    )
+    return make_boto3_client(endpoint, access_key_id, secret_access_key, service='s3', s3={'addressing_style': 'path'}, signature_version='s3v4', **config)
 
 
 def s3_object_text(endpoint: str, uri: str) -> str | None:
