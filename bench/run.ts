@@ -5,10 +5,10 @@
 //   node dist/bench/run.js [--only <name>[,<name>...]] [options]
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
-// session-start, memory, calculation-round-trip, cancel-latency, restart, load. Options reach the benchmarks that
+// session-start, memory, calculation-round-trip, cancel-latency, restart, load, object-store. Options reach the benchmarks that
 // take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput); --session-samples;
 // --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds; --load-clients,
-// --load-seconds.
+// --load-seconds; --object-mib, --object-rounds, --keys.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
@@ -18,6 +18,7 @@ import { cancelLatency, parseCancelOptions } from './cancel-latency.js';
 import { getWorkGroupThroughput } from './getworkgroup-throughput.js';
 import { load, parseLoadOptions } from './load.js';
 import { memory } from './memory.js';
+import { objectStore, parseObjectStoreOptions } from './object-store.js';
 import { type BenchResult, formatTable, machine, type Row, saveJson } from './report.js';
 import { parseRestartOptions, restart } from './restart.js';
 import { parseSessionStartOptions, sessionStart } from './session-start.js';
@@ -45,6 +46,9 @@ try {
       'restart-rounds': { type: 'string' },
       'load-clients': { type: 'string' },
       'load-seconds': { type: 'string' },
+      'object-mib': { type: 'string' },
+      'object-rounds': { type: 'string' },
+      keys: { type: 'string' },
     },
   }));
 } catch (error) {
@@ -65,6 +69,7 @@ const BENCHMARKS: Record<string, Bench> = {
   'cancel-latency': async (fixture) => cancelLatency(parseCancelOptions(argv), await fixture()),
   restart: () => restart(parseRestartOptions(argv)),
   load: () => load(parseLoadOptions(argv)),
+  'object-store': () => objectStore(parseObjectStoreOptions(argv)),
 };
 
 const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);

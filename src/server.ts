@@ -16,7 +16,10 @@ import { connectTlsIdentity } from './connect/tls-identity.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
 import { type SparkSettings, sparkLaunch } from './engine/spark-profile.js';
-import { LocalResultStore } from './results/local-result-store.js';
+import { importResultFolders } from './objects/import-result-folders.js';
+import type { ObjectStore } from './objects/object-store.js';
+import { openObjectStore } from './objects/open-object-store.js';
+import { ObjectStoreResultStore } from './results/object-store-result-store.js';
 import type { ResultStore } from './results/result-store.js';
 import { S3ResultStore } from './results/s3-result-store.js';
 import { HistoryRetention } from './sessions/retention.js';
@@ -108,20 +111,22 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
   let membership: NodeMembership | undefined;
+  let objects: ObjectStore | undefined;
   const retention = new HistoryRetention({ store, log, now, retentionMs: config.sessionRetentionMs, sessionsDir: join(config.dataDir, 'sessions') });
   try {
     await seedFreshStore(store, config, now());
-    const local = config.resultsS3 ? undefined : new LocalResultStore(join(config.dataDir, 's3'));
+    objects = await openObjectStore({ dataDir: config.dataDir, stateStoreUrl: config.stateStoreUrl, now });
+    await importResultFolders(objects, config.dataDir, log);
     const { resultsS3 } = config;
-    const results: ResultStore =
-      local ??
-      new S3ResultStore({
+    const results: ResultStore = !resultsS3
+      ? new ObjectStoreResultStore(objects, join(config.dataDir, 'staging'))
+      : new S3ResultStore({
         ...(resultsS3?.endpoint ? { endpoint: resultsS3.endpoint } : {}),
-        region: resultsS3!.region,
-        ...(resultsS3?.accessKeyId && resultsS3.secretAccessKey
+        region: resultsS3.region,
+        ...(resultsS3.accessKeyId && resultsS3.secretAccessKey
           ? { credentials: { accessKeyId: resultsS3.accessKeyId, secretAccessKey: resultsS3.secretAccessKey } }
           : {}),
-        forcePathStyle: resultsS3!.forcePathStyle,
+        forcePathStyle: resultsS3.forcePathStyle,
         stagingRoot: join(config.dataDir, 'staging'),
       });
     const engine =
@@ -185,7 +190,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       verifier,
       log,
       now,
-      ...(local ? { s3: new S3Api(local, verifier) } : {}),
+      s3: new S3Api(objects, verifier, { region: config.region }),
       nodeId: config.nodeId,
     });
     const address = await server.listen();
@@ -221,6 +226,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
           await membership?.leave();
           await retention.stop();
           await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
+          await objects?.close();
           await closeStore();
         })();
         return stopping;
@@ -231,6 +237,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     await membership?.leave();
     await retention.stop();
     await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
+    await objects?.close();
     await closeStore();
     throw error;
   }

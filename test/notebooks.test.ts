@@ -2,8 +2,6 @@
 // unique in a workgroup, listing, updates, renames, deletes, imports from S3, idempotency tokens, and
 // sessions bound to a notebook (on the fake engine). test/python/test_notebooks.py covers the same through boto3.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
@@ -27,6 +25,7 @@ import {
 } from '@aws-sdk/client-athena';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import { eventually, rejectsWith } from './assertions.js';
+import { putObjectAt, s3ClientOf } from './support/s3.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/AthenaSpark';
@@ -315,9 +314,9 @@ describe('notebooks through @aws-sdk/client-athena', () => {
 
   it('imports a notebook from NotebookS3LocationUri, byte for byte', async () => {
     const wg = await sparkWorkGroup();
-    const file = join(owlet.dataDir, 's3', 'notebooks-bucket', 'team', 'analysis.ipynb');
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, PAYLOAD);
+    const s3 = s3ClientOf(owlet.endpoint);
+    const put = (name: string, body: string | Uint8Array) => putObjectAt(s3, `s3://notebooks-bucket/team/${name}`, body);
+    await put('analysis.ipynb', PAYLOAD);
     const { NotebookId } = await athena.send(
       new ImportNotebookCommand({ WorkGroup: wg, Name: 'from-s3', Type: 'IPYNB', NotebookS3LocationUri: 's3://notebooks-bucket/team/analysis.ipynb' }),
     );
@@ -327,11 +326,11 @@ describe('notebooks through @aws-sdk/client-athena', () => {
     await rejectsWith(fromS3('s3://notebooks-bucket/team/missing.ipynb'), InvalidRequestException, 'The notebook file s3://notebooks-bucket/team/missing.ipynb does not exist.');
     await rejectsWith(fromS3('s3://notebooks-bucket/team/'), InvalidRequestException, 's3://notebooks-bucket/team/ names a folder, not a notebook file.');
     await rejectsWith(fromS3('https://example.com/a.ipynb'), InvalidRequestException, 'Owlet reads notebooks from s3:// locations; https://example.com/a.ipynb is not one.');
-    await writeFile(join(dirname(file), 'v3.ipynb'), JSON.stringify({ nbformat: 3, nbformat_minor: 0, metadata: {}, worksheets: [] }));
+    await put('v3.ipynb', JSON.stringify({ nbformat: 3, nbformat_minor: 0, metadata: {}, worksheets: [] }));
     await rejectsWith(fromS3('s3://notebooks-bucket/team/v3.ipynb'), InvalidRequestException, /^The notebook is in nbformat 3; /);
-    await writeFile(join(dirname(file), 'latin1.ipynb'), Buffer.from([0x7b, 0xe9, 0x7d]));
+    await put('latin1.ipynb', Buffer.from([0x7b, 0xe9, 0x7d]));
     await rejectsWith(fromS3('s3://notebooks-bucket/team/latin1.ipynb'), InvalidRequestException, 'The notebook file s3://notebooks-bucket/team/latin1.ipynb is not UTF-8 text.');
-    await writeFile(join(dirname(file), 'huge.ipynb'), Buffer.alloc(10_485_761, 0x20));
+    await put('huge.ipynb', Buffer.alloc(10_485_761, 0x20));
     await rejectsWith(
       fromS3('s3://notebooks-bucket/team/huge.ipynb'),
       InvalidRequestException,
@@ -349,6 +348,7 @@ describe('notebooks through @aws-sdk/client-athena', () => {
       'Specify either Payload or NotebookS3LocationUri.',
     );
     assert.deepEqual(await names(wg), ['from-s3']);
+    s3.destroy();
   });
 
   it('honours ClientRequestToken on CreateNotebook, ImportNotebook, UpdateNotebook and UpdateNotebookMetadata', async () => {

@@ -2,7 +2,6 @@
 // errors and the idle reaper, fast and without Spark. test/python/test_sessions_spark.py runs the same
 // operations on real PySpark.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -32,6 +31,7 @@ import type { SessionRecord } from '../src/sessions/records.js';
 import { SqliteStateStore } from '../src/store/sqlite-state-store.js';
 import { eventually, rejectsWith } from './assertions.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
+import { objectText, s3ClientOf } from './support/s3.js';
 
 describe('sessions and calculations on the fake engine', () => {
   let owlet: TestOwlet;
@@ -111,7 +111,9 @@ describe('sessions and calculations on the fake engine', () => {
     assert.ok(calc.Status?.CompletionDateTime instanceof Date);
     assert.ok((calc.Statistics?.DpuExecutionInMillis ?? 0) > 0);
     assert.equal(calc.Statistics?.Progress, '100% (1/1 tasks)');
-    const stdout = await readFile(join(owlet.dataDir, 's3', 'owlet-results', 'spark', sessionId, done, 'stdout.txt'), 'utf8');
+    const s3 = s3ClientOf(owlet.endpoint);
+    const stdout = await objectText(s3, `s3://owlet-results/spark/${sessionId}/${done}/stdout.txt`);
+    s3.destroy();
     assert.equal(stdout, 'ran: print(1)\n');
     assert.equal(await sessionState(sessionId), 'IDLE');
     const code = await athena.send(new GetCalculationExecutionCodeCommand({ CalculationExecutionId: done }));

@@ -9,6 +9,7 @@ import type { RequestContext } from './context.js';
 import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
 import type { JsonService, JsonServiceResponse } from './json-service.js';
 import type { S3Api } from './s3-api.js';
+import { BodyTooLarge, closeLingering, readBody } from './request-body.js';
 import type { SigV4Verifier, VerifiedCaller } from './sigv4.js';
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -35,76 +36,10 @@ export interface HttpServerOptions {
   log: Logger;
   maxBodyBytes?: number;
   now?: () => number;
-  /** The S3 API over the result store, for requests that are not Athena calls. */
+  /** The S3 API over the object store, for requests that are not Athena calls. */
   s3?: S3Api;
   /** This server node's id, named in the requests it sends on to other nodes. */
   nodeId?: string;
-}
-
-class BodyTooLarge extends Error {}
-
-/**
- * After a body over the limit is refused, how much more of it is read and thrown away, and for how long,
- * before the connection is closed. A connection closed while the client's bytes are still arriving is reset
- * by the kernel, and a client still writing its body then gets EPIPE or ECONNRESET instead of the answer: RFC
- * 9112 §9.6 has the server close its sending side first and read on until the client closes ("lingering
- * close"). nginx bounds it by 30 s in all and 5 s without data (its lingering_time and lingering_timeout).
- */
-const LINGER_MAX_MS = 30_000;
-const LINGER_SILENCE_MS = 5_000;
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-/**
- * Once the answer to a refused body has been sent: closes the sending side, reads and discards what the
- * client still sends, up to `maxBytes` and within the bounds above, then closes the connection.
- */
-function closeLingering(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
-  const socket = req.socket;
-  let discarded = 0;
-  const close = (): void => {
-    clearTimeout(overall);
-    clearTimeout(silence);
-    socket.destroy();
-  };
-  const overall = setTimeout(close, LINGER_MAX_MS);
-  const silence = setTimeout(close, LINGER_SILENCE_MS);
-  overall.unref();
-  silence.unref();
-  socket.once('close', close);
-  req.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > maxBytes) close();
-    else silence.refresh();
-  });
-  // The whole body arrived: nothing more is coming that could reset the connection.
-  req.on('end', close);
-  req.on('error', close);
-  req.resume();
-  res.once('finish', () => socket.end());
 }
 
 export class OwletHttpServer {
@@ -204,6 +139,19 @@ export class OwletHttpServer {
     const anonymous: RequestContext = { requestId, receivedAt, caller: { accessKeyId: '', region: '', service: '' } };
     const fail = (error: ServiceError): void => this.send(res, requestId, service.errorResponse(error, undefined, anonymous));
 
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const rawQuery = q < 0 ? '' : url.slice(q + 1);
+    const target = req.headers['x-amz-target'];
+
+    // S3 requests carry no X-Amz-Target; every Athena call is a POST to `/` with one. S3 bodies (objects up to
+    // 5 GiB) are streamed by the S3 API, never read here.
+    if (target === undefined && this.options.s3 && (req.method !== 'POST' || rawPath !== '/')) {
+      await this.options.s3.handle(req, res, requestId, rawPath, rawQuery);
+      return;
+    }
+
     let body: Buffer;
     try {
       body = await readBody(req, this.maxBodyBytes);
@@ -219,16 +167,6 @@ export class OwletHttpServer {
       throw error;
     }
 
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const rawPath = q < 0 ? url : url.slice(0, q);
-    const rawQuery = q < 0 ? '' : url.slice(q + 1);
-    const target = req.headers['x-amz-target'];
-
-    if (target === undefined && req.method !== 'POST' && this.options.s3) {
-      await this.options.s3.handle(req, res, requestId, rawPath, rawQuery, body);
-      return;
-    }
     if (req.method !== 'POST' || target === undefined) {
       fail(new UnknownOperationError(`No operation is served at ${req.method ?? ''} ${rawPath}.`));
       return;

@@ -28,6 +28,25 @@ export interface VerifiedCaller {
   service: string;
 }
 
+/** What checking the chunks of a signed streaming body (aws-chunked) needs from the request's signature. */
+export interface StreamSigning {
+  signingKey: Uint8Array;
+  amzDate: string;
+  scope: string;
+  seedSignature: string;
+}
+
+export interface VerifyOptions {
+  /**
+   * The body is not in `request.body` but streamed afterwards; the caller checks it against the declared
+   * `x-amz-content-sha256` (a hash, or a STREAMING-* chunk signature chain) as it reads it.
+   */
+  streamedBody?: boolean;
+}
+
+/** The longest a presigned URL may be valid: seven days (X-Amz-Expires, in seconds). */
+const MAX_PRESIGNED_EXPIRES_S = 604_800;
+
 /** AWS accepts requests signed up to 15 minutes before or after its own clock. */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
@@ -105,9 +124,11 @@ export class SigV4Verifier {
     for (const c of credentials) this.secrets.set(c.accessKeyId, c.secretAccessKey);
   }
 
-  async verify(request: RequestToVerify, expectedService: string): Promise<VerifiedCaller> {
+  async verify(request: RequestToVerify, expectedService: string, options: VerifyOptions = {}): Promise<VerifiedCaller & { signing?: StreamSigning }> {
     const authorization = headerValue(request.headers, 'authorization');
     if (!authorization) {
+      const query = new URLSearchParams(request.rawQuery);
+      if (expectedService === 's3' && query.has('X-Amz-Algorithm')) return this.verifyPresigned(request, query);
       throw new AuthError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
     const parts = parseAuthorization(authorization);
@@ -161,7 +182,7 @@ export class SigV4Verifier {
     // The signer takes a client's x-amz-content-sha256 header as the payload hash without hashing the body,
     // so the header must be checked against the body here, or a body could be swapped under a valid signature.
     const declaredHash = headerValue(request.headers, 'x-amz-content-sha256');
-    if (declaredHash !== undefined && !(parts.service === 's3' && declaredHash === 'UNSIGNED-PAYLOAD')) {
+    if (declaredHash !== undefined && !options.streamedBody && !(parts.service === 's3' && declaredHash === 'UNSIGNED-PAYLOAD')) {
       const actual = createHash('sha256').update(request.body).digest('hex');
       if (declaredHash !== actual) {
         throw new AuthError(
@@ -179,6 +200,47 @@ export class SigV4Verifier {
         'InvalidSignatureException',
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
       );
+    }
+    const caller = { accessKeyId: parts.accessKeyId, region: parts.region, service: parts.service };
+    if (options.streamedBody && declaredHash?.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
+      return { ...caller, signing: { signingKey: await this.signingKey(parts, secret), amzDate, scope: createScope(parts.date, parts.region, parts.service), seedSignature: parts.signature } };
+    }
+    return caller;
+  }
+
+  /**
+   * A presigned URL (query-string authentication,
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html): the X-Amz-* parameters in
+   * place of the Authorization header, the payload unsigned, valid for X-Amz-Expires seconds from X-Amz-Date.
+   * S3 answers a URL past its time with AccessDenied "Request has expired".
+   */
+  private async verifyPresigned(request: RequestToVerify, query: URLSearchParams): Promise<VerifiedCaller> {
+    const missing = ['X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'].filter((p) => !query.get(p));
+    if (query.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' || missing.length > 0) {
+      throw new AuthError('IncompleteSignatureException', 'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.');
+    }
+    const parts = parseAuthorization(
+      `AWS4-HMAC-SHA256 Credential=${query.get('X-Amz-Credential')}, SignedHeaders=${query.get('X-Amz-SignedHeaders')}, Signature=${query.get('X-Amz-Signature')}`,
+    );
+    const amzDate = query.get('X-Amz-Date')!;
+    const signingDate = parseAmzDate(amzDate);
+    const expires = Number(query.get('X-Amz-Expires') ?? '');
+    if (!signingDate || parts.date !== amzDate.slice(0, 8)) throw new AuthError('IncompleteSignatureException', `X-Amz-Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`);
+    if (!Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGNED_EXPIRES_S) {
+      throw new AuthError('IncompleteSignatureException', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
+    }
+    const secret = this.secrets.get(parts.accessKeyId);
+    if (secret === undefined) throw new AuthError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    if (parts.service !== 's3') throw new AuthError('InvalidSignatureException', "Credential should be scoped to correct service: 's3'. ");
+    const now = this.now();
+    if (now > signingDate.getTime() + expires * 1000) throw new AuthError('MissingAuthenticationTokenException', 'Request has expired');
+    if (signingDate.getTime() > now + MAX_CLOCK_SKEW_MS) throw new AuthError('MissingAuthenticationTokenException', 'Request is not valid yet');
+    const rest = new URLSearchParams(query);
+    rest.delete('X-Amz-Signature');
+    // The payload of a presigned request is not signed.
+    const expected = await this.expectedSignature({ ...request, rawQuery: rest.toString() }, parts, secret, amzDate, 'UNSIGNED-PAYLOAD');
+    if (expected.length !== parts.signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(parts.signature))) {
+      throw new AuthError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
     }
     return { accessKeyId: parts.accessKeyId, region: parts.region, service: parts.service };
   }
@@ -210,7 +272,7 @@ export class SigV4Verifier {
     return key;
   }
 
-  private async expectedSignature(request: RequestToVerify, parts: AuthorizationParts, secret: string, amzDate: string): Promise<string> {
+  private async expectedSignature(request: RequestToVerify, parts: AuthorizationParts, secret: string, amzDate: string, payloadHash?: string): Promise<string> {
     const headers: Record<string, string> = {};
     for (const name of parts.signedHeaders) {
       const v = headerValue(request.headers, name);
@@ -231,6 +293,7 @@ export class SigV4Verifier {
       amzDate,
       scope,
       await this.signingKey(parts, secret),
+      payloadHash,
     );
   }
 }
@@ -249,9 +312,9 @@ class SignatureCalculator extends SignatureV4 {
     super({ service, region: 'unused', credentials: { accessKeyId: '', secretAccessKey: '' }, sha256: NodeSha256, uriEscapePath, applyChecksum: false });
   }
 
-  async signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array): Promise<string> {
+  async signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array, payloadHash?: string): Promise<string> {
     const canonicalHeaders = getCanonicalHeaders(request, undefined, signedHeaders as Set<string>);
-    const payloadHash = await getPayloadHash(request, NodeSha256);
+    payloadHash ??= await getPayloadHash(request, NodeSha256);
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
     const stringToSign = await this.createStringToSign(amzDate, scope, canonicalRequest, ALGORITHM_IDENTIFIER);
     const hmac = new NodeSha256(signingKey);

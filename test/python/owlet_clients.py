@@ -28,16 +28,37 @@ def workgroup_arn(name: str) -> str:
     return f'arn:aws:athena:{REGION}:{ACCOUNT_ID}:workgroup/{name}'
 
 
-def make_boto3_client(endpoint: str, access_key_id: str = ACCESS_KEY_ID, secret_access_key: str = SECRET_ACCESS_KEY, **config):
-    """An Athena client of `endpoint` that tries each call once; `config` adds botocore Config options."""
+def make_boto3_client(endpoint: str, access_key_id: str = ACCESS_KEY_ID, secret_access_key: str = SECRET_ACCESS_KEY, service: str = 'athena', **config):
+    """An Athena (or `service`) client of `endpoint` that tries each call once; `config` adds botocore Config options."""
     return boto3.session.Session().client(
-        'athena',
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         config=Config(retries={'max_attempts': 1}, **config),
     )
+
+
+def make_s3_client(endpoint: str, access_key_id: str = ACCESS_KEY_ID, secret_access_key: str = SECRET_ACCESS_KEY, **config):
+    """An S3 client of `endpoint` (Owlet's own object store), path-style, trying each call once. Presigned URLs
+    are SigV4 (botocore presigns S3 URLs with SigV2 unless told otherwise; Owlet, like S3's newer regions, takes
+    SigV4 only)."""
+    return make_boto3_client(endpoint, access_key_id, secret_access_key, service='s3', s3={'addressing_style': 'path'}, signature_version='s3v4', **config)
+
+
+def s3_object_text(endpoint: str, uri: str) -> str | None:
+    """The object at an s3:// URI in the server's store as text, or None when there is none (yet)."""
+    bucket, key = uri[len('s3://'):].split('/', 1)
+    client = make_s3_client(endpoint)
+    try:
+        return client.get_object(Bucket=bucket, Key=key)['Body'].read().decode()
+    except ClientError as error:
+        if error.response['Error']['Code'] in ('NoSuchKey', 'NoSuchBucket'):
+            return None
+        raise
+    finally:
+        client.close()
 
 
 def cli_environment(**overrides: str) -> dict:

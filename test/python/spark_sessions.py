@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from owlet_clients import s3_object_text
+
 FINAL_CALCULATION_STATES = ('COMPLETED', 'FAILED', 'CANCELED')
 # Starting Spark on a busy 2-core machine can take tens of seconds.
 SESSION_START_TIMEOUT_S = 180
@@ -51,10 +53,9 @@ def run(athena, session_id: str, code: str, timeout: float = CALCULATION_TIMEOUT
         time.sleep(0.05)
 
 
-def stdout_of(root: Path, calc: dict) -> str:
-    """A calculation's stdout, read from the server's local result store under `root`."""
-    bucket, key = calc['Result']['StdOutS3Uri'][len('s3://'):].split('/', 1)
-    return (root / 'data' / 's3' / bucket / key).read_text()
+def stdout_of(server, calc: dict) -> str | None:
+    """A calculation's stdout, read from the server's object store over S3 (None before it is written)."""
+    return s3_object_text(server.endpoint, calc['Result']['StdOutS3Uri'])
 
 
 def ready_pooled_runner(root: Path) -> bool:

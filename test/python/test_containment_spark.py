@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from owlet_clients import make_boto3_client
+from owlet_clients import make_boto3_client, s3_object_text
 from spark_sessions import (
     CALCULATION_TIMEOUT_S,
     FINAL_CALCULATION_STATES,
@@ -80,8 +80,7 @@ def running(pid):
 
 
 def read_result_file(server, calc, member):
-    bucket, key = calc['Result'][member][len('s3://'):].split('/', 1)
-    return (Path(server.root) / 'data' / 's3' / bucket / key).read_text()
+    return s3_object_text(server.endpoint, calc['Result'][member])
 
 
 def start(athena, session_id, code):
@@ -104,10 +103,10 @@ def test_output_past_the_limit_is_cut_and_the_session_stays_usable(athena, serve
     code = 'import os\nfor i in range(5000):\n    print("x" * 999)\n    os.write(2, b"x" * 999 + b"\\n")'
     calc = run(athena, session, code)
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    assert stdout_of(server.root, calc) == CUT_LINES + marker('stdout')
+    assert stdout_of(server, calc) == CUT_LINES + marker('stdout')
     assert read_result_file(server, calc, 'StdErrorS3Uri') == CUT_LINES + marker('stderr')
     assert wait_session(athena, session, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
-    assert stdout_of(server.root, run(athena, session, 'print("small")')) == 'small\n'
+    assert stdout_of(server, run(athena, session, 'print("small")')) == 'small\n'
 
 
 def test_a_giant_result_is_cut_to_the_limit(athena, server, sessions):
@@ -127,7 +126,7 @@ def test_exiting_the_interpreter_fails_the_calculation_and_the_session_stays_idl
     assert calc['Status']['StateChangeReason'] == reason
     assert read_result_file(server, calc, 'StdErrorS3Uri').endswith(reason + '\n')
     assert wait_session(athena, session, ('IDLE',), timeout=STATE_CHANGE_TIMEOUT_S)['State'] == 'IDLE'
-    assert stdout_of(server.root, run(athena, session, 'print(kept + 1)')) == '42\n'
+    assert stdout_of(server, run(athena, session, 'print(kept + 1)')) == '42\n'
 
 
 def test_a_forked_child_ends_with_the_code_block(athena, server, sessions):
@@ -144,11 +143,11 @@ def test_a_forked_child_ends_with_the_code_block(athena, server, sessions):
     )
     calc = run(athena, session, code)
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    assert stdout_of(server.root, calc) == 'child\nparent; the child exited with 0\n'
+    assert stdout_of(server, calc) == 'child\nparent; the child exited with 0\n'
     time.sleep(1)
     assert athena.get_session_status(SessionId=session)['Status']['State'] == 'IDLE'
     assert len(athena.list_calculation_executions(SessionId=session)['Calculations']) == before + 1
-    assert stdout_of(server.root, run(athena, session, 'print("one runner")')) == 'one runner\n'
+    assert stdout_of(server, run(athena, session, 'print("one runner")')) == 'one runner\n'
 
 
 def test_a_calculation_that_swallows_every_interrupt_fails_its_session_at_the_deadline(athena, server, sessions):
@@ -187,7 +186,7 @@ def test_killing_the_interpreter_fails_the_session_with_a_reason(athena, server,
     wait_group_gone(pid)
     if name == 'os_exit':
         # Written just before the runner died; its output writer copied it after.
-        wait_for(lambda: stdout_of(server.root, calc) == 'last words\n', 'the last words in stdout.txt', STATE_CHANGE_TIMEOUT_S)
+        wait_for(lambda: stdout_of(server, calc) == 'last words\n', 'the last words in stdout.txt', STATE_CHANGE_TIMEOUT_S)
 
 
 def test_spark_stop_fails_the_session_with_a_reason(athena, server, sessions):
@@ -220,7 +219,7 @@ def test_terminate_session_ends_every_process_a_calculation_left_running(athena,
     )
     calc = run(athena, session, code)
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    left_running = [int(p) for p in stdout_of(server.root, calc).split()]
+    left_running = [int(p) for p in stdout_of(server, calc).split()]
     assert all(running(p) for p in left_running)
     started = time.monotonic()
     assert athena.terminate_session(SessionId=session)['State'] == 'TERMINATING'

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from owlet_clients import make_boto3_client
-from spark_sessions import FINAL_CALCULATION_STATES, STATE_CHANGE_TIMEOUT_S, stdout_of, wait_session
+from owlet_clients import make_boto3_client, s3_object_text
+from spark_sessions import FINAL_CALCULATION_STATES, STATE_CHANGE_TIMEOUT_S, wait_session
 
 SESSIONS = 3
 CLIENTS_PER_SESSION = 4
@@ -80,7 +80,8 @@ def client(endpoint: str, root, session_id: str, number: int, deadline: float, t
             tally.request('GetCalculationExecution')
             calc = athena.get_calculation_execution(CalculationExecutionId=calc_id)
             assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-            assert stdout_of(root, calc) == expected_stdout, (code, stdout_of(root, calc))
+            stdout = s3_object_text(endpoint, calc['Result']['StdOutS3Uri'])
+            assert stdout == expected_stdout, (code, stdout)
             with tally.lock:
                 tally.completed += 1
         except Exception as error:  # noqa: BLE001 - every failure is counted and reported

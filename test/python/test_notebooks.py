@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from owlet_clients import make_s3_client
 from spark_sessions import wait_session
 
 ROLE = 'arn:aws:iam::123456789012:role/OwletPytestRole'
@@ -175,9 +176,12 @@ def test_delete(athena_client, workgroup):
 
 def test_import_from_an_s3_location(athena_client, workgroup, owlet):
     key = f'imports/{workgroup}/analysis.ipynb'
-    path = owlet.root / 'data' / 's3' / 'notebooks-bucket' / key
-    path.parent.mkdir(parents=True)
-    path.write_bytes(PAYLOAD.encode())
+    s3 = make_s3_client(owlet.endpoint)
+    try:
+        s3.create_bucket(Bucket='notebooks-bucket')
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    s3.put_object(Bucket='notebooks-bucket', Key=key, Body=PAYLOAD.encode())
 
     notebook_id = athena_client.import_notebook(
         WorkGroup=workgroup, Name='from-s3', Type='IPYNB', NotebookS3LocationUri=f's3://notebooks-bucket/{key}'

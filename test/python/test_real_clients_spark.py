@@ -106,7 +106,7 @@ def test_awswrangler_runs_a_calculation_in_its_session(wrangler, boto3_session, 
         code='spark.range(3).show()', workgroup='spark', session_id=session_id, boto3_session=boto3_session
     )
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    assert stdout_of(spark_owlet.root, calc).strip() == SHOW_TABLE
+    assert stdout_of(spark_owlet, calc).strip() == SHOW_TABLE
 
 
 def test_awswrangler_raises_the_reason_of_a_failing_calculation(wrangler, boto3_session, session_id):

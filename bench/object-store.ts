@@ -1,0 +1,218 @@
+// The object store against the local disk it lives on, in the same run (issue 13, part 4):
+// - GET and PUT of a 256 MiB object through Owlet's S3 API (@aws-sdk/client-s3, the SDK's default CRC32
+//   checksum included) against reading and writing the same bytes as a file on the same disk (the write
+//   fsynced, as the store's is), and the same over plain node:http, which shows the store's own cost;
+// - paging through 100,000 keys under one prefix with ListObjectsV2 (1,000 a page) against listing a folder
+//   of 100,000 empty files (readdir). The keys are seeded through the store's own interface before the server
+//   starts, with an index whose commits are not synced (a seed that fails is thrown away).
+// The server is a separate `owlet server` process on 127.0.0.1; each figure is the median of --object-rounds.
+//
+//   node dist/bench/object-store.js [--object-mib N] [--object-rounds N] [--keys N]
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { EmbeddedObjectStore } from '../src/objects/embedded-object-store.js';
+import { emptyMetadata } from '../src/objects/object-store.js';
+import { SqliteObjectIndex } from '../src/objects/sqlite-object-index.js';
+import { CREDENTIALS, REGION, startOwletServer, temporaryDataDir } from './owlet-server.js';
+import { type BenchResult, count, machine, median, ms, type Row, runMain, saveJson } from './report.js';
+
+export const NAME = 'object-store';
+
+export interface ObjectStoreOptions {
+  objectMiB: number;
+  rounds: number;
+  keys: number;
+}
+
+export const DEFAULT_OBJECT_STORE_OPTIONS: ObjectStoreOptions = { objectMiB: 256, rounds: 3, keys: 100_000 };
+
+export function parseObjectStoreOptions(argv: readonly string[]): ObjectStoreOptions {
+  const { values } = parseArgs({ args: [...argv], options: { 'object-mib': { type: 'string' }, 'object-rounds': { type: 'string' }, keys: { type: 'string' } }, strict: false });
+  const number = (v: unknown, fallback: number): number => (typeof v === 'string' && Number(v) > 0 ? Math.floor(Number(v)) : fallback);
+  return {
+    objectMiB: number(values['object-mib'], DEFAULT_OBJECT_STORE_OPTIONS.objectMiB),
+    rounds: number(values['object-rounds'], DEFAULT_OBJECT_STORE_OPTIONS.rounds),
+    keys: number(values.keys, DEFAULT_OBJECT_STORE_OPTIONS.keys),
+  };
+}
+
+const BUCKET = 'bench';
+const PREFIX = 'many/';
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+async function writeSynced(path: string, body: Buffer): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    await file.writeFile(body);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _chunk of stream);
+}
+
+/**
+ * A GET or PUT over plain node:http, signed with @smithy/signature-v4 (payload unsigned, no checksum): what the
+ * store itself costs, without the SDK's own stream handling and the hashes it computes on the client's side.
+ */
+async function rawRequest(url: string, method: 'GET' | 'PUT', path: string, body?: Buffer): Promise<void> {
+  const target = new URL(url);
+  const headers: Record<string, string> = { host: target.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+  if (body) headers['content-length'] = String(body.length);
+  const signer = new SignatureV4({ service: 's3', region: REGION, credentials: CREDENTIALS, sha256: Hash.bind(null, 'sha256'), uriEscapePath: false });
+  const signed = await signer.sign({ method, protocol: 'http:', hostname: target.hostname, port: Number(target.port), path, headers, query: {} });
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, method, path, headers: signed.headers }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${method} ${path}: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Seeds `keys` empty objects under one prefix through the store's interface, into the data directory. */
+async function seedKeys(dataDir: string, keys: number): Promise<void> {
+  const root = join(dataDir, 'objects');
+  const store = await EmbeddedObjectStore.open({ root, index: new SqliteObjectIndex(join(root, 'index.sqlite'), { durable: false }), sweepGraceMs: 0 });
+  try {
+    await store.createBucket(BUCKET);
+    for (let i = 0; i < keys; i++) {
+      await store.putObject(BUCKET, `${PREFIX}${String(i).padStart(7, '0')}`, { source: [] }, emptyMetadata());
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+const rate = (mib: number, msTaken: number): string => `${Math.round(mib / (msTaken / 1000))} MiB/s`;
+
+export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_STORE_OPTIONS, progress: (line: string) => void = console.log): Promise<BenchResult> {
+  const dir = temporaryDataDir();
+  progress(`seeding ${count(options.keys)} keys through the store's interface`);
+  const seedMs = await timed(() => seedKeys(dir.dataDir, options.keys));
+  progress(`  seeded in ${ms(seedMs)}`);
+  const server = await startOwletServer({ name: 'Owlet (object store)', dataDir: dir });
+  const s3 = new S3Client({ endpoint: server.url, region: REGION, credentials: CREDENTIALS, forcePathStyle: true, maxAttempts: 1 });
+  const local = join(dir.dataDir, 'local-baseline');
+  await mkdir(local, { recursive: true });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: 'big' }));
+    const body = randomBytes(options.objectMiB * 1024 * 1024);
+    const put: number[] = [];
+    const get: number[] = [];
+    const rawPut: number[] = [];
+    const rawGet: number[] = [];
+    const diskWrite: number[] = [];
+    const diskRead: number[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      diskWrite.push(await timed(() => writeSynced(join(local, 'object.bin'), body)));
+      put.push(await timed(() => s3.send(new PutObjectCommand({ Bucket: 'big', Key: 'object.bin', Body: body }))));
+      diskRead.push(await timed(() => drain(createReadStream(join(local, 'object.bin'), { highWaterMark: 1024 * 1024 }))));
+      get.push(
+        await timed(async () => {
+          const out = await s3.send(new GetObjectCommand({ Bucket: 'big', Key: 'object.bin' }));
+          await drain(out.Body as AsyncIterable<unknown>);
+        }),
+      );
+      rawPut.push(await timed(() => rawRequest(server.url, 'PUT', '/big/raw.bin', body)));
+      rawGet.push(await timed(() => rawRequest(server.url, 'GET', '/big/raw.bin')));
+      progress(
+        `  round ${round + 1}: PUT ${ms(put.at(-1)!)} (plain HTTP ${ms(rawPut.at(-1)!)}, disk write ${ms(diskWrite.at(-1)!)}), GET ${ms(get.at(-1)!)} (plain HTTP ${ms(rawGet.at(-1)!)}, disk read ${ms(diskRead.at(-1)!)})`,
+      );
+    }
+
+    progress(`creating ${count(options.keys)} empty files for the listing baseline`);
+    const folder = join(local, 'many');
+    await mkdir(folder);
+    for (let i = 0; i < options.keys; i++) await writeFile(join(folder, String(i).padStart(7, '0')), '');
+    const listing: number[] = [];
+    const readdirs: number[] = [];
+    let pages = 0;
+    for (let round = 0; round < options.rounds; round++) {
+      readdirs.push(await timed(() => readdir(folder)));
+      let listed = 0;
+      pages = 0;
+      listing.push(
+        await timed(async () => {
+          let token: string | undefined;
+          do {
+            const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: PREFIX, MaxKeys: 1000, ContinuationToken: token }));
+            listed += page.KeyCount ?? 0;
+            pages++;
+            token = page.NextContinuationToken;
+          } while (token);
+        }),
+      );
+      if (listed !== options.keys) throw new Error(`listed ${listed} keys of ${options.keys}`);
+      progress(`  round ${round + 1}: ${pages} pages in ${ms(listing.at(-1)!)} (readdir ${ms(readdirs.at(-1)!)})`);
+    }
+
+    const mibs = options.objectMiB;
+    const [putMs, getMs, rawPutMs, rawGetMs, writeMs, readMs, listMs, readdirMs] = [put, get, rawPut, rawGet, diskWrite, diskRead, listing, readdirs].map(median) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const rows: Row[] = [
+      {
+        figure: `GET of a ${mibs} MiB object over plain HTTP (median of ${options.rounds})`,
+        owlet: `${rate(mibs, rawGetMs)} (${(readMs / rawGetMs).toFixed(2)}x the disk's read)`,
+        baseline: `${rate(mibs, readMs)} reading the file`,
+        target: { text: 'at least 0.5x local disk read', met: readMs / rawGetMs >= 0.5 },
+      },
+      {
+        figure: `GET of a ${mibs} MiB object with @aws-sdk/client-s3`,
+        owlet: `${rate(mibs, getMs)} (${(readMs / getMs).toFixed(2)}x the disk's read)`,
+        baseline: `${rate(mibs, readMs)} reading the file`,
+      },
+      {
+        figure: `PUT of a ${mibs} MiB object over plain HTTP (payload unsigned, no checksum)`,
+        owlet: `${rate(mibs, rawPutMs)} (${(writeMs / rawPutMs).toFixed(2)}x the disk's synced write)`,
+        baseline: `${rate(mibs, writeMs)} writing and syncing the file`,
+      },
+      {
+        figure: `PUT of a ${mibs} MiB object with @aws-sdk/client-s3 (SHA-256 and CRC32 checked)`,
+        owlet: `${rate(mibs, putMs)} (${(writeMs / putMs).toFixed(2)}x the disk's synced write)`,
+        baseline: `${rate(mibs, writeMs)} writing and syncing the file`,
+      },
+      {
+        figure: `ListObjectsV2 through ${count(options.keys)} keys under one prefix (${pages} pages)`,
+        owlet: `${ms(listMs)} (${count(options.keys / (listMs / 1000))} keys/s)`,
+        baseline: `${ms(readdirMs)} readdir of ${count(options.keys)} files`,
+      },
+    ];
+    const result = { benchmark: NAME, date: new Date().toISOString(), machine: machine(), options, seedMs, put, get, rawPut, rawGet, diskWrite, diskRead, listing, readdirs, rows };
+    return { ...result, file: saveJson(NAME, result) };
+  } finally {
+    s3.destroy();
+    await rm(local, { recursive: true, force: true });
+    await server.stop();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runMain(() => objectStore(parseObjectStoreOptions(process.argv.slice(2))));
+}

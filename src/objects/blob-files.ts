@@ -1,0 +1,222 @@
+// Object bytes on disk: one file per blob, named by a random id under `<data dir>/objects/blobs/<xx>/<id>`,
+// never by a key, so no key (`..`, slashes, NUL, 1,024 bytes) is ever part of a path. A blob is written and
+// fsynced, then its directory is fsynced, before the index names it; a blob no index row names (a write cut
+// short by a crash, a delete whose unlink did not happen) is removed by the sweep at start.
+import { randomBytes } from 'node:crypto';
+import { copyFile, type FileHandle, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { BlobRef } from './object-store.js';
+
+/** Bytes gathered before each write: fewer, larger writes keep a 256 MiB PUT at disk speed. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Bytes each read of a GET asks for: few, large reads and socket writes. */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export class BodyTooLargeError extends Error {}
+
+/** The bytes of an empty body: no file at all. */
+export const EMPTY_BLOB: BlobRef = { id: '', size: 0 };
+
+/** The blobs that hold bytes, in order (empty bodies and parts have no file). */
+export const filesOf = (blobs: readonly BlobRef[]): BlobRef[] => blobs.filter((b) => b.size > 0);
+
+export class BlobFiles {
+  readonly dir: string;
+  private ready: Promise<void> | undefined;
+
+  constructor(root: string) {
+    this.dir = join(root, 'blobs');
+  }
+
+  pathOf(id: string): string {
+    return join(this.dir, id.slice(0, 2), id);
+  }
+
+  /** Creates the 256 fan-out folders once and syncs them, so that a new blob only needs its own folder synced. */
+  private prepare(): Promise<void> {
+    this.ready ??= (async () => {
+      await mkdir(this.dir, { recursive: true });
+      for (let i = 0; i < 256; i++) await mkdir(join(this.dir, i.toString(16).padStart(2, '0')), { recursive: true });
+      await syncDirectory(this.dir);
+    })();
+    return this.ready;
+  }
+
+  /**
+   * Writes `source` to a new blob, durably: the file and its folder are synced before this returns. `observe`
+   * sees every chunk (hashes); on any error the file is removed and the error passed on.
+   */
+  async write(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, observe: (chunk: Uint8Array) => void, maxBytes: number): Promise<BlobRef> {
+    await this.prepare();
+    const id = randomBytes(16).toString('hex');
+    const path = this.pathOf(id);
+    // The file is created with the first byte: an empty body (a folder marker, a _SUCCESS file) needs none.
+    let file: FileHandle | undefined;
+    let size = 0;
+    try {
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      for await (const chunk of source) {
+        if (chunk.length === 0) continue;
+        size += chunk.length;
+        if (size > maxBytes) throw new BodyTooLargeError();
+        observe(chunk);
+        file ??= await this.create(path);
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) {
+          await writeAll(file, batch);
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+      if (!file) return EMPTY_BLOB;
+      if (batch.length > 0) await writeAll(file, batch);
+      await file.sync();
+      await file.close();
+    } catch (error) {
+      if (file) {
+        await file.close().catch(() => {});
+        await unlink(path).catch(() => {});
+      }
+      throw error;
+    }
+    await syncDirectory(join(this.dir, id.slice(0, 2)));
+    return { id, size };
+  }
+
+  /** Creates a new blob file, and its fan-out folder again if something removed it since the start. */
+  private async create(path: string): Promise<FileHandle> {
+    try {
+      return await open(path, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dirname(path), { recursive: true });
+      await syncDirectory(dirname(dirname(path)));
+      return await open(path, 'wx');
+    }
+  }
+
+  /** A new blob with the same bytes: a hard link (no copy), or a copy where links are not possible. */
+  async duplicate(blob: BlobRef): Promise<BlobRef> {
+    if (blob.size === 0) return EMPTY_BLOB;
+    await this.prepare();
+    const id = randomBytes(16).toString('hex');
+    try {
+      await mkdir(dirname(this.pathOf(id)), { recursive: true });
+      await link(this.pathOf(blob.id), this.pathOf(id));
+    } catch {
+      await copyFile(this.pathOf(blob.id), this.pathOf(id));
+      const file = await open(this.pathOf(id), 'r+');
+      await file.sync();
+      await file.close();
+    }
+    await syncDirectory(join(this.dir, id.slice(0, 2)));
+    return { id, size: blob.size };
+  }
+
+  /**
+   * Opens every blob of an object now, so that the bytes stay readable even if the object is replaced and its
+   * files unlinked before the reader gets to them.
+   */
+  async openAll(blobs: readonly BlobRef[]): Promise<FileHandle[]> {
+    const handles: FileHandle[] = [];
+    try {
+      for (const blob of blobs) handles.push(await open(this.pathOf(blob.id), 'r'));
+    } catch (error) {
+      await Promise.all(handles.map((h) => h.close()));
+      throw error;
+    }
+    return handles;
+  }
+
+  /** The bytes `start`..`end` (inclusive) of an object made of `blobs`, read from their open handles, which it closes. */
+  stream(blobs: readonly BlobRef[], handles: FileHandle[], start: number, end: number): Readable {
+    async function* read(): AsyncGenerator<Buffer> {
+      try {
+        let offset = 0;
+        for (let i = 0; i < blobs.length; i++) {
+          const blob = blobs[i]!;
+          let from = Math.max(start, offset) - offset;
+          const to = Math.min(end, offset + blob.size - 1) - offset;
+          offset += blob.size;
+          while (from <= to) {
+            const want = Math.min(READ_CHUNK_BYTES, to - from + 1);
+            const { bytesRead, buffer } = await handles[i]!.read(Buffer.allocUnsafe(want), 0, want, from);
+            if (bytesRead === 0) throw new Error('a blob file is shorter than its object says');
+            from += bytesRead;
+            yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
+          }
+        }
+      } finally {
+        await Promise.all(handles.map((h) => h.close().catch(() => {})));
+      }
+    }
+    return Readable.from(read(), { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  async remove(blobs: readonly BlobRef[]): Promise<void> {
+    for (const blob of filesOf(blobs)) await unlink(this.pathOf(blob.id)).catch(() => {});
+  }
+
+  /**
+   * Removes blob files no index row names and that were last written before `before` (ms since the epoch):
+   * what writes cut short by a crash left. Returns how many.
+   */
+  async sweep(referenced: (ids: readonly string[]) => Promise<Set<string>>, before: number): Promise<number> {
+    await this.prepare();
+    let removed = 0;
+    for (const fan of await readdir(this.dir)) {
+      const folder = join(this.dir, fan);
+      let names: string[];
+      try {
+        names = await readdir(folder);
+      } catch {
+        continue;
+      }
+      for (let i = 0; i < names.length; i += 500) {
+        const ids = names.slice(i, i + 500);
+        const used = await referenced(ids);
+        for (const id of ids) {
+          if (used.has(id)) continue;
+          const path = join(folder, id);
+          try {
+            if ((await stat(path)).mtimeMs >= before) continue;
+            await unlink(path);
+            removed++;
+          } catch {
+            // Gone meanwhile.
+          }
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+async function writeAll(file: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let pending = chunks;
+  while (pending.length > 0) {
+    const { bytesWritten } = await file.writev(pending);
+    let left = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const chunk of pending) {
+      if (left >= chunk.length) left -= chunk.length;
+      else {
+        rest.push(chunk.subarray(left));
+        left = 0;
+      }
+    }
+    pending = rest;
+  }
+}
+
+export async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
