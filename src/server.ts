@@ -10,6 +10,7 @@ import { unavailableOperation } from './api/unavailable.js';
 import { createWorkGroup, PRIMARY_WORKGROUP, workGroupHandlers } from './api/workgroups.js';
 import type { OwletConfig } from './config/config.js';
 import { projectRoot } from './config/paths.js';
+import { ConsoleFiles } from './console/console-files.js';
 import { NodeMembership } from './cluster/node-membership.js';
 import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
 import type { EngineAdapter } from './engine/engine.js';
@@ -178,6 +179,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       now,
       ...(local ? { s3: new S3Api(local, verifier) } : {}),
       nodeId: config.nodeId,
+      console: new ConsoleFiles(join(projectRoot, 'dist', 'console')),
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

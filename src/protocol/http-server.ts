@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { ConsoleFiles } from '../console/console-files.js';
 import { signingName } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   s3?: S3Api;
   /** This server node's id, named in the requests it sends on to other nodes. */
   nodeId?: string;
+  /** The console's files, served at /console/. */
+  console?: ConsoleFiles;
 }
 
 class BodyTooLarge extends Error {}
@@ -183,6 +186,10 @@ export class OwletHttpServer {
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const target = req.headers['x-amz-target'];
 
+    if (this.options.console && ConsoleFiles.serves(rawPath)) {
+      await this.options.console.handle(req, res, rawPath);
+      return;
+    }
     if (target === undefined && req.method !== 'POST' && this.options.s3) {
       await this.options.s3.handle(req, res, requestId, rawPath, rawQuery, body);
       return;
