@@ -14,7 +14,14 @@ function header(): HTMLElement {
     el('a', { href: '/console/', class: 'brand' }, 'Owlet'),
     el('span', { class: 'spacer' }),
     keys ? el('span', { class: 'who' }, keys.accessKeyId) : undefined,
-    keys ? el('button', { type: 'button', class: 'small', onclick: () => { storeKeyPair(undefined); location.assign('/console/'); } }, 'Log out') : undefined);
+    keys ? el('button', { type: 'button', class: 'small', onclick: () => void logOut() }, 'Log out') : undefined);
+}
+
+async function logOut(): Promise<void> {
+  storeKeyPair(undefined);
+  // Ends the Jupyter login (its cookie) too.
+  await fetch('/logout', { credentials: 'same-origin', redirect: 'manual' }).catch(() => undefined);
+  location.assign('/console/');
 }
 
 async function route(): Promise<void> {

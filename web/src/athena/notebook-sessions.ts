@@ -4,13 +4,15 @@
 import {
   type AthenaClient,
   CreatePresignedNotebookUrlCommand,
+  ExportNotebookCommand,
   GetSessionCommand,
   ListSessionsCommand,
   ListNotebookSessionsCommand,
   StartSessionCommand,
   TerminateSessionCommand,
+  UpdateNotebookCommand,
 } from '@aws-sdk/client-athena';
-import { engineConfiguration, rememberSettings, type SessionSettings } from '../session/session-settings.js';
+import { engineConfiguration, type SessionSettings, settingsInNotebook, withSettings } from '../session/session-settings.js';
 import { NOTEBOOK_VERSION } from './athena-api.js';
 
 export const ACTIVE_STATES = new Set(['CREATING', 'CREATED', 'IDLE', 'BUSY']);
@@ -40,7 +42,6 @@ export interface Session {
 }
 
 export async function startNotebookSession(client: AthenaClient, workGroup: string, notebookId: string, settings: SessionSettings): Promise<string> {
-  rememberSettings(notebookId, settings);
   const answer = await client.send(new StartSessionCommand({
     WorkGroup: workGroup,
     EngineConfiguration: engineConfiguration(settings, notebookId),
@@ -48,6 +49,24 @@ export async function startNotebookSession(client: AthenaClient, workGroup: stri
     SessionIdleTimeoutInMinutes: settings.idleTimeoutMinutes,
   }));
   return answer.SessionId!;
+}
+
+/** The session settings saved in the notebook (ExportNotebook's payload). */
+export async function savedSettings(client: AthenaClient, notebookId: string): Promise<SessionSettings> {
+  const answer = await client.send(new ExportNotebookCommand({ NotebookId: notebookId }));
+  try {
+    return settingsInNotebook((JSON.parse(answer.Payload ?? '{}') as { metadata?: Record<string, unknown> }).metadata);
+  } catch {
+    return settingsInNotebook(undefined);
+  }
+}
+
+/** Saves session settings into a notebook that has no active session (UpdateNotebook needs none then). */
+export async function saveSettings(client: AthenaClient, notebookId: string, settings: SessionSettings): Promise<void> {
+  const answer = await client.send(new ExportNotebookCommand({ NotebookId: notebookId }));
+  const document = JSON.parse(answer.Payload ?? '{}') as { metadata?: Record<string, unknown> };
+  document.metadata = withSettings(document.metadata ?? {}, settings);
+  await client.send(new UpdateNotebookCommand({ NotebookId: notebookId, Payload: JSON.stringify(document), Type: 'IPYNB' }));
 }
 
 /** Goes to the notebook on its session, through the link CreatePresignedNotebookUrl answers. */

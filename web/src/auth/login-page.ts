@@ -6,6 +6,15 @@ import { athenaClient, errorMessage } from '../athena/athena-api.js';
 import { el, field } from '../view.js';
 import { storeKeyPair } from './console-credentials.js';
 
+/**
+ * Logs in to the Jupyter API with the same pair (the server's /login form, docs/jupyter.md), which sets the
+ * same-origin cookie the console's Jupyter requests and kernel websockets carry.
+ */
+async function jupyterLogin(accessKeyId: string, secretAccessKey: string): Promise<void> {
+  const body = new URLSearchParams({ access_key_id: accessKeyId, secret_access_key: secretAccessKey, next: '/console/' });
+  await fetch('/login', { method: 'POST', body, credentials: 'same-origin', redirect: 'manual' });
+}
+
 export function loginPage(onLoggedIn: () => void): HTMLElement {
   const problem = el('p', { class: 'refusal', role: 'alert' });
   const form = el('form', { class: 'login' },
@@ -25,8 +34,9 @@ export function loginPage(onLoggedIn: () => void): HTMLElement {
       region: String(data.get('region')).trim(),
     };
     problem.textContent = '';
-    athenaClient(keys).send(new ListWorkGroupsCommand({ MaxResults: 1 })).then(() => {
+    athenaClient(keys).send(new ListWorkGroupsCommand({ MaxResults: 1 })).then(async () => {
       storeKeyPair(keys);
+      await jupyterLogin(keys.accessKeyId, keys.secretAccessKey);
       onLoggedIn();
     }, (error: unknown) => {
       problem.textContent = `The server refused this key pair: ${errorMessage(error)}`;

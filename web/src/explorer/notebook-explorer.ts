@@ -14,8 +14,10 @@ import {
   UpdateNotebookMetadataCommand,
 } from '@aws-sdk/client-athena';
 import { errorMessage } from '../athena/athena-api.js';
-import { activeSessionOf, notebookSessionHistory, openSession, startNotebookSession, terminate } from '../athena/notebook-sessions.js';
-import { readSettings, rememberedSettings, settingsFields } from '../session/session-settings.js';
+import {
+  activeSessionOf, notebookSessionHistory, openSession, savedSettings, saveSettings, startNotebookSession, terminate,
+} from '../athena/notebook-sessions.js';
+import { readSettings, settingsFields } from '../session/session-settings.js';
 import { dialog, el, field, notify } from '../view.js';
 
 export class NotebookExplorer {
@@ -86,7 +88,7 @@ export class NotebookExplorer {
   async open(n: NotebookMetadata): Promise<void> {
     try {
       const active = await activeSessionOf(this.client, n.NotebookId!);
-      const sessionId = active ?? await startNotebookSession(this.client, this.workGroup, n.NotebookId!, rememberedSettings(n.NotebookId!));
+      const sessionId = active ?? await startNotebookSession(this.client, this.workGroup, n.NotebookId!, await savedSettings(this.client, n.NotebookId!));
       await openSession(this.client, sessionId);
     } catch (error) {
       notify(`${n.Name} could not be opened: ${errorMessage(error)}`, 'error');
@@ -103,11 +105,13 @@ export class NotebookExplorer {
     try {
       const settings = readSettings(form);
       const created = await this.client.send(new CreateNotebookCommand({ WorkGroup: this.workGroup, Name: String(form.get('name')) }));
+      await saveSettings(this.client, created.NotebookId!, settings);
       // As in Athena's console, the new notebook opens in a new session.
       const sessionId = await startNotebookSession(this.client, this.workGroup, created.NotebookId!, settings);
       await openSession(this.client, sessionId);
     } catch (error) {
       notify(`The notebook could not be created: ${errorMessage(error)}`, 'error');
+      await this.load();
     }
   }
 

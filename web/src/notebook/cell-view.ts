@@ -106,7 +106,7 @@ export class CellView {
     this.rendered.addEventListener('dblclick', () => this.showMarkdownSource());
     this.element = el('div', { class: 'cell', 'data-cell-id': id },
       this.prompt,
-      el('div', { class: 'cell-body' }, this.editor.dom, this.rendered, this.outputArea, this.timing));
+      el('div', { class: 'cell-body' }, el('div', { class: 'cell-input' }, this.editor.dom), this.rendered, this.outputArea, this.timing));
     this.element.addEventListener('mousedown', () => callbacks.onFocus(this));
     this.chooseLanguage();
     this.drawOutputs();

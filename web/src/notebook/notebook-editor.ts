@@ -41,7 +41,8 @@ export class NotebookEditor {
   cells: CellView[] = [];
   selected = 0;
   mode: EditorMode = 'command';
-  private documentMetadata: Record<string, unknown> = {};
+  /** The notebook's own metadata (kernelspec, language, Owlet's saved session settings). */
+  metadata: Record<string, unknown> = {};
   private nbformatMinor = 5;
   private kernel: KernelConnection | undefined;
   private queue: CellView[] = [];
@@ -68,7 +69,7 @@ export class NotebookEditor {
   }
 
   load(document: NotebookDocument): void {
-    this.documentMetadata = document.metadata ?? {};
+    this.metadata = document.metadata ?? {};
     this.nbformatMinor = document.nbformat_minor ?? 5;
     for (const cell of this.cells) cell.editor.destroy();
     this.cells = [];
@@ -83,7 +84,7 @@ export class NotebookEditor {
     return {
       nbformat: 4,
       nbformat_minor: Math.max(this.nbformatMinor, 5),
-      metadata: this.documentMetadata,
+      metadata: this.metadata,
       cells: this.cells.map((cell): NotebookCellModel => {
         const base = { id: cell.id, cell_type: cell.type, source: cell.source, metadata: cell.metadata };
         return cell.type === 'code' ? { ...base, outputs: savedOutputs(cell.outputs), execution_count: cell.executionCount } : base;

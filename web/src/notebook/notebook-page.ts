@@ -9,6 +9,7 @@ import { storedJupyterToken, storedKeyPair, storeJupyterToken } from '../auth/co
 import { type ConnectionState, KernelConnection } from '../jupyter/kernel-connection.js';
 import { JupyterError, JupyterServer } from '../jupyter/jupyter-server.js';
 import { SessionPanel } from '../session/session-panel.js';
+import { withSettings } from '../session/session-settings.js';
 import { el, notify } from '../view.js';
 import { Autosave, type SaveState } from './autosave.js';
 import type { CellType } from './cell-view.js';
@@ -19,6 +20,7 @@ export class NotebookPage {
   private readonly server: JupyterServer;
   private readonly editor: NotebookEditor;
   private autosave: Autosave | undefined;
+  private panel: SessionPanel | undefined;
   private kernel: KernelConnection | undefined;
   private kernelState = 'unknown';
   private readonly sessionId: string | undefined;
@@ -65,7 +67,7 @@ export class NotebookPage {
     });
     this.editor.useKernel(this.kernel);
     const keys = storedKeyPair();
-    const panel = new SessionPanel({
+    const panel = this.panel = new SessionPanel({
       sessionId: this.sessionId ?? resolved.kernelId,
       client: keys ? athenaClient(keys) : undefined,
       keys,
@@ -73,6 +75,10 @@ export class NotebookPage {
         await this.kernel?.execute('pass', () => undefined).done;
       },
       saveNotebook: () => this.autosave?.save() ?? Promise.resolve(),
+      saveSettings: async (settings) => {
+        this.editor.metadata = withSettings(this.editor.metadata, settings);
+        await this.autosave?.save(true);
+      },
       kernelState: () => this.kernelState,
     });
     this.element.replaceChildren(this.toolbar(), this.banner, el('div', { class: 'notebook-layout' }, this.editor.element, panel.element));
@@ -130,22 +136,22 @@ export class NotebookPage {
     });
     return el('div', { class: 'toolbar', role: 'toolbar' },
       this.title,
-      button('💾', 'Save (S, Ctrl+S)', () => void this.autosave?.save(), 'save'),
+      button('Save', 'Save (S, Ctrl+S)', () => void this.autosave?.save(), 'save'),
       this.saveIndicator,
       el('span', { class: 'sep' }),
       button('+', 'Insert a cell below (B)', () => e.insert('below')),
-      button('✂', 'Cut the cell (X)', () => e.copySelected(true)),
-      button('⧉', 'Copy the cell (C)', () => e.copySelected(false)),
-      button('📋', 'Paste below (V)', () => e.pasteBelow()),
+      button('Cut', 'Cut the cell (X)', () => e.copySelected(true)),
+      button('Copy', 'Copy the cell (C)', () => e.copySelected(false)),
+      button('Paste', 'Paste below (V)', () => e.pasteBelow()),
       button('↑', 'Move the cell up', () => e.move(-1)),
       button('↓', 'Move the cell down', () => e.move(1)),
       el('span', { class: 'sep' }),
-      button('▶ Run', 'Run the cell and select the next (Shift+Enter)', () => e.runSelected('next'), 'run'),
+      button('Run', 'Run the cell and select the next (Shift+Enter)', () => e.runSelected('next'), 'run'),
       button('Run all', 'Run all cells', () => e.runAll(), 'run-all'),
       button('Run above', 'Run the cells above the selected one', () => e.runAbove(), 'run-above'),
       button('Run below', 'Run the selected cell and those below', () => e.runBelow(), 'run-below'),
-      button('■ Stop', 'Interrupt the running cell (I, I)', () => e.interrupt(), 'stop'),
-      button('↻', 'Restart the session (0, 0)', () => void this.restart(), 'restart'),
+      button('Stop', 'Interrupt the running cell (I, I)', () => e.interrupt(), 'stop'),
+      button('Restart', 'Restart the session (0, 0)', () => void this.restart(), 'restart'),
       typeSelect,
       button('?', 'Keyboard shortcuts (H)', () => showShortcutHelp()),
       el('span', { class: 'spacer' }),
@@ -211,6 +217,7 @@ export class NotebookPage {
 
   private showKernelState(state: string): void {
     this.kernelState = state;
+    this.panel?.refreshKernelState();
     this.kernelIndicator.textContent = `session ${state}`;
     this.kernelIndicator.dataset.state = state;
   }

@@ -17,7 +17,7 @@ import { openResultFile } from '../athena/result-files.js';
 import { openSession, startNotebookSession, terminate } from '../athena/notebook-sessions.js';
 import type { KeyPair } from '../auth/console-credentials.js';
 import { dialog, el, formatDuration, notify } from '../view.js';
-import { readSettings, settingsFields, settingsOf } from './session-settings.js';
+import { readSettings, type SessionSettings, settingsFields, settingsOf } from './session-settings.js';
 
 export interface SessionPanelOptions {
   sessionId: string;
@@ -25,8 +25,10 @@ export interface SessionPanelOptions {
   keys: KeyPair | undefined;
   /** Runs a trivial calculation, which restarts the idle timeout (Athena has no keep-alive call). */
   keepAlive: () => Promise<void>;
-  /** Saves the notebook before the session ends or is replaced. */
+  /** Saves the notebook before the session ends. */
   saveNotebook: () => Promise<void>;
+  /** Saves the notebook with new session settings in it, before its session is replaced. */
+  saveSettings: (settings: SessionSettings) => Promise<void>;
   kernelState: () => string;
 }
 
@@ -72,11 +74,17 @@ export class SessionPanel {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** Without the Athena API the state shown is the kernel's, as the websocket reports it. */
+  refreshKernelState(): void {
+    if (this.options.client) return;
+    this.stateChip.textContent = `kernel ${this.options.kernelState()}`;
+    this.stateChip.dataset.state = this.options.kernelState();
+  }
+
   async refresh(): Promise<void> {
     const { client, sessionId } = this.options;
     if (!client) {
-      this.stateChip.textContent = `kernel ${this.options.kernelState()}`;
-      this.stateChip.dataset.state = this.options.kernelState();
+      this.refreshKernelState();
       return;
     }
     try {
@@ -199,7 +207,7 @@ export class SessionPanel {
     if (!form) return;
     try {
       const settings = readSettings(form);
-      await this.options.saveNotebook();
+      await this.options.saveSettings(settings);
       await terminate(this.options.client!, this.options.sessionId);
       const next = await startNotebookSession(this.options.client!, s.WorkGroup!, notebookId, settings);
       await openSession(this.options.client!, next);

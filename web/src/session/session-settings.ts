@@ -58,17 +58,39 @@ export function settingsOf(configuration: EngineConfiguration | undefined, idleT
   };
 }
 
-/** Athena remembers a notebook's settings for its next session; the console keeps them in this browser. */
-export function rememberedSettings(notebookId: string): SessionSettings {
-  try {
-    const raw = localStorage.getItem(`owlet.console.settings.${notebookId}`);
-    if (raw) return { ...DEFAULT_SETTINGS, ...(JSON.parse(raw) as Partial<SessionSettings>) };
-  } catch {
-    // Unreadable settings are the defaults.
-  }
-  return DEFAULT_SETTINGS;
+/**
+ * Athena remembers a notebook's settings for its next session. Owlet keeps them in the notebook itself, as
+ * `metadata.owlet.session` {EngineConfiguration, SessionIdleTimeoutInMinutes}, which the Jupyter server also
+ * reads when a client starts a kernel for the notebook (docs/jupyter.md).
+ */
+export interface SavedSessionSettings {
+  EngineConfiguration: { MaxConcurrentDpus: number; SparkProperties?: Record<string, string> };
+  SessionIdleTimeoutInMinutes: number;
 }
 
-export function rememberSettings(notebookId: string, settings: SessionSettings): void {
-  localStorage.setItem(`owlet.console.settings.${notebookId}`, JSON.stringify(settings));
+export function savedForm(settings: SessionSettings): SavedSessionSettings {
+  return {
+    EngineConfiguration: {
+      MaxConcurrentDpus: settings.maxConcurrentDpus,
+      ...(Object.keys(settings.sparkProperties).length ? { SparkProperties: settings.sparkProperties } : {}),
+    },
+    SessionIdleTimeoutInMinutes: settings.idleTimeoutMinutes,
+  };
+}
+
+/** The settings saved in a notebook document's metadata, or the defaults. */
+export function settingsInNotebook(metadata: Record<string, unknown> | undefined): SessionSettings {
+  const saved = (metadata?.owlet as { session?: Partial<SavedSessionSettings> } | undefined)?.session;
+  if (!saved) return DEFAULT_SETTINGS;
+  return {
+    idleTimeoutMinutes: typeof saved.SessionIdleTimeoutInMinutes === 'number' ? saved.SessionIdleTimeoutInMinutes : DEFAULT_SETTINGS.idleTimeoutMinutes,
+    maxConcurrentDpus: saved.EngineConfiguration?.MaxConcurrentDpus ?? DEFAULT_SETTINGS.maxConcurrentDpus,
+    sparkProperties: saved.EngineConfiguration?.SparkProperties ?? {},
+  };
+}
+
+/** A notebook document's metadata with the settings saved in it. */
+export function withSettings(metadata: Record<string, unknown>, settings: SessionSettings): Record<string, unknown> {
+  const owlet = (metadata.owlet ?? {}) as Record<string, unknown>;
+  return { ...metadata, owlet: { ...owlet, session: savedForm(settings) } };
 }
