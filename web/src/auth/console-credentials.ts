@@ -1,7 +1,6 @@
-// What the console holds to speak for its user, kept in the tab's sessionStorage (gone when the tab closes):
-// the access key pair the user logged in with, for the Athena API (the browser signs with SigV4 as any AWS
-// SDK does), and the Jupyter token of the notebook it has open (from a CreatePresignedNotebookUrl link), for
-// the Jupyter API when the server's cookie is not enough.
+// The access key pair the user logged in with, kept in the tab's sessionStorage (gone when the tab closes),
+// for the Athena API: the browser signs with SigV4 as any AWS SDK does. The Jupyter API is authenticated by
+// the server's same-origin HttpOnly cookie, which the console never reads.
 
 export interface KeyPair {
   accessKeyId: string;
@@ -10,7 +9,6 @@ export interface KeyPair {
 }
 
 const KEYS = 'owlet.console.keys';
-const TOKEN = 'owlet.console.jupyterToken';
 
 export function storedKeyPair(): KeyPair | undefined {
   const raw = sessionStorage.getItem(KEYS);
@@ -29,13 +27,4 @@ export function storedKeyPair(): KeyPair | undefined {
 export function storeKeyPair(keys: KeyPair | undefined): void {
   if (keys) sessionStorage.setItem(KEYS, JSON.stringify(keys));
   else sessionStorage.removeItem(KEYS);
-}
-
-export function storedJupyterToken(): string | undefined {
-  return sessionStorage.getItem(TOKEN) ?? undefined;
-}
-
-export function storeJupyterToken(token: string | undefined): void {
-  if (token) sessionStorage.setItem(TOKEN, token);
-  else sessionStorage.removeItem(TOKEN);
 }

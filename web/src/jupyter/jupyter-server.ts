@@ -67,16 +67,8 @@ function encodePath(path: string): string {
 }
 
 export class JupyterServer {
-  constructor(readonly baseUrl: string, private token: string | undefined) {}
-
-  /** The token to present, or undefined when the server's cookie carries authentication. */
-  get authToken(): string | undefined {
-    return this.token;
-  }
-
-  useToken(token: string | undefined): void {
-    this.token = token;
-  }
+  /** `token`: one to present, or undefined when the server's cookie carries authentication. */
+  constructor(readonly baseUrl: string, private readonly token: string | undefined) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };

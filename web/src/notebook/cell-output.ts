@@ -22,22 +22,7 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
 }
 
-/** Owlet's live Spark progress (a display the kernel updates), drawn as a bar. */
-function progressBar(data: MimeBundle): HTMLElement | undefined {
-  const progress = data['application/vnd.owlet.spark-progress+json'];
-  if (typeof progress !== 'object' || progress === null) return undefined;
-  const p = progress as { done?: number; total?: number; finished?: boolean };
-  const total = p.total ?? 0;
-  const done = p.done ?? 0;
-  const percent = total > 0 ? Math.round((100 * done) / total) : 0;
-  return el('div', { class: 'spark-progress' },
-    el('progress', { max: Math.max(total, 1), value: done }),
-    el('span', {}, total > 0 ? `Spark: ${done}/${total} tasks (${percent}%)` : 'Spark: waiting for tasks'));
-}
-
 export function renderBundle(data: MimeBundle): HTMLElement {
-  const bar = progressBar(data);
-  if (bar) return bar;
   const table = dataFrameTable(data['application/json']);
   if (table) return new DataFrameTableView(table).element;
   const png = data['image/png'];

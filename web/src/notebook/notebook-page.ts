@@ -2,10 +2,10 @@
 // connection, and the SessionPanel. Everything goes through the Jupyter Server API: the contents API loads
 // and saves the notebook, /api/sessions names the kernel the notebook runs on, the kernel websocket runs
 // cells, the kernels API interrupts and restarts. A CreatePresignedNotebookUrl link brings a token in the
-// query; the page keeps it for this tab and takes it out of the address bar.
+// query, which the server swaps for a same-origin cookie.
 import { GetNotebookMetadataCommand } from '@aws-sdk/client-athena';
 import { athenaClient, errorMessage } from '../athena/athena-api.js';
-import { storedJupyterToken, storedKeyPair, storeJupyterToken } from '../auth/console-credentials.js';
+import { storedKeyPair } from '../auth/console-credentials.js';
 import { type ConnectionState, KernelConnection } from '../jupyter/kernel-connection.js';
 import { JupyterError, JupyterServer } from '../jupyter/jupyter-server.js';
 import { SessionPanel } from '../session/session-panel.js';
@@ -31,14 +31,15 @@ export class NotebookPage {
   private readonly banner = el('div', { class: 'banner', hidden: true, role: 'status' });
 
   constructor(private readonly notebookId: string, query: URLSearchParams) {
-    const token = query.get('token');
+    // The server swaps a link's token for its cookie before the page loads (docs/jupyter.md); one that reaches
+    // the page anyway is used for this page's requests and taken out of the address bar and the history.
+    const token = query.get('token') ?? undefined;
     if (token) {
-      storeJupyterToken(token);
       query.delete('token');
       history.replaceState(null, '', `${location.pathname}${query.size ? `?${query}` : ''}`);
     }
     this.sessionId = query.get('session') ?? undefined;
-    this.server = new JupyterServer(location.origin, storedJupyterToken());
+    this.server = new JupyterServer(location.origin, token);
     this.editor = new NotebookEditor({
       onDirty: () => this.autosave?.changed(),
       onSave: () => void this.autosave?.save(),
