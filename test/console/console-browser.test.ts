@@ -4,6 +4,9 @@
 // test-artifacts/console/. Everything waits for what the page shows, with generous deadlines, never a fixed
 // sleep. The time from pressing Run on `1+1` to its output is printed (bench/console-latency.ts measures it).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
@@ -28,8 +31,12 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
   let browser: Browser;
   const sessions: string[] = [];
 
+  // The suite's own data directory: the restart scenario starts a second server on it.
+  const dataDir = mkdtempSync(join(tmpdir(), 'owlet-console-'));
+  const serverConfig = { terminateSessionsOnExit: false };
+
   before(async () => {
-    owlet = await startTestOwlet();
+    owlet = await startTestOwlet({ dataDir, config: serverConfig });
     athena = owlet.client();
     chromium = await launchChromium();
     browser = chromium.browser;
@@ -38,6 +45,7 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     for (const id of sessions) await athena.send(new TerminateSessionCommand({ SessionId: id })).catch(() => undefined);
     await chromium?.close();
     await owlet?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   async function freshPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
@@ -212,5 +220,25 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     assert.ok(outputs.some((o) => o.data?.['image/png'] !== undefined), 'the figure');
     assert.ok(outputs.some((o) => o.output_type === 'error'), 'the failure');
     assert.ok(outputs.some((o) => typeof o.data?.['application/json'] === 'object'), 'the DataFrame table');
+  });
+
+  it('reconnects after a server restart, to the same session', async () => {
+    const page = notebookPage;
+    await page.locator('.kernel-state[data-state="idle"]').waitFor({ timeout: CELL_DEADLINE_MS });
+    const { port } = owlet;
+    await owlet.stop();
+    await page.locator('.banner', { hasText: 'reconnecting' }).waitFor({ timeout: 60_000 });
+    await screenshot(page, '6-server-down');
+    owlet = await startTestOwlet({ dataDir, config: { ...serverConfig, port } });
+    athena = owlet.client();
+    await page.locator('.banner').waitFor({ state: 'hidden', timeout: 120_000 });
+    await page.locator('.cell').last().click();
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('b');
+    await page.keyboard.press('Enter');
+    // `x` was set by the failing cell before the restart: the session, and its variables, are still there.
+    const after = await typeAndRun(page, 'print("x is", x)');
+    await after.locator('.stream.stdout', { hasText: 'x is 1' }).waitFor({ timeout: CELL_DEADLINE_MS });
+    await screenshot(page, '6-reconnected');
   });
 });
