@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { signingName } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
+import type { JupyterServer } from '../jupyter/jupyter-server.js';
 import type { JsonService, JsonServiceResponse } from './json-service.js';
 import type { S3Api } from './s3-api.js';
 import type { SigV4Verifier, VerifiedCaller } from './sigv4.js';
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   s3?: S3Api;
   /** This server node's id, named in the requests it sends on to other nodes. */
   nodeId?: string;
+  /** The Jupyter Server protocol (/api/..., the kernel websockets, /console/), when served. */
+  jupyter?: JupyterServer;
 }
 
 class BodyTooLarge extends Error {}
@@ -85,6 +88,11 @@ export class OwletHttpServer {
     });
     // Clients keep connections open between calls; idle ones are closed after a minute.
     this.server.keepAliveTimeout = 60_000;
+    // The only websockets served are the Jupyter kernels'.
+    this.server.on('upgrade', (req, socket, head) => {
+      if (options.jupyter) options.jupyter.upgrade(req, socket, head);
+      else socket.destroy();
+    });
   }
 
   async listen(): Promise<AddressInfo> {
@@ -99,6 +107,7 @@ export class OwletHttpServer {
   }
 
   async close(): Promise<void> {
+    await this.options.jupyter?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -182,6 +191,11 @@ export class OwletHttpServer {
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const target = req.headers['x-amz-target'];
+
+    if (target === undefined && this.options.jupyter?.serves(rawPath)) {
+      await this.options.jupyter.handle(req, res, rawPath, rawQuery, body);
+      return;
+    }
 
     if (target === undefined && req.method !== 'POST' && this.options.s3) {
       await this.options.s3.handle(req, res, requestId, rawPath, rawQuery, body);
