@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
 import { notebookHandlers } from './api/notebooks.js';
+import { presignedNotebookUrlHandlers } from './api/presigned-notebook-url.js';
 import { sessionEndpointHandlers } from './api/session-endpoints.js';
 import { sessionHandlers } from './api/sessions.js';
 import { taggingHandlers } from './api/tagging.js';
@@ -21,6 +22,9 @@ import type { ResultStore } from './results/result-store.js';
 import { S3ResultStore } from './results/s3-result-store.js';
 import { HistoryRetention } from './sessions/retention.js';
 import { SessionManager } from './sessions/session-manager.js';
+import { athenaAccess } from './jupyter/athena-access.js';
+import { OwletJupyterServer, PRESIGNED_TOKEN_LIFETIME_MS } from './jupyter/jupyter-server.js';
+import { JupyterTokens } from './jupyter/tokens.js';
 import { OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
@@ -157,6 +161,9 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     await connect.listen();
     const proxy = connect;
     sessions.useConnectActivity((sessionId) => proxy.activity(sessionId));
+    // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
+    const tokens = new JupyterTokens([config.credentials], now);
+    let origin = '';
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
@@ -165,6 +172,10 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         ...sessionHandlers({ store, sessions, spark }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
         ...notebookHandlers({ store, results, now, log }),
+        ...presignedNotebookUrlHandlers({
+          sessions,
+          links: { issue: (accessKeyId) => tokens.issue(accessKeyId, PRESIGNED_TOKEN_LIFETIME_MS), origin: () => origin },
+        }),
       },
       unavailableOperation,
       log,
@@ -179,10 +190,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       now,
       ...(local ? { s3: new S3Api(local, verifier) } : {}),
       nodeId: config.nodeId,
+      jupyter: new OwletJupyterServer({ athena: athenaAccess(service, results, () => config.credentials.accessKeyId, config.region), tokens, log }),
       console: new ConsoleFiles(join(projectRoot, 'dist', 'console')),
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    origin = `http://${host}:${address.port}`;
     const liveManager = sessions;
     membership = new NodeMembership({
       store,

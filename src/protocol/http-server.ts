@@ -8,6 +8,7 @@ import { ConsoleFiles } from '../console/console-files.js';
 import { signingName } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
+import type { JupyterServer } from '../jupyter/jupyter-server.js';
 import type { JsonService, JsonServiceResponse } from './json-service.js';
 import type { S3Api } from './s3-api.js';
 import type { SigV4Verifier, VerifiedCaller } from './sigv4.js';
@@ -40,6 +41,8 @@ export interface HttpServerOptions {
   s3?: S3Api;
   /** This server node's id, named in the requests it sends on to other nodes. */
   nodeId?: string;
+  /** The Jupyter Server protocol (/api/..., the kernel websockets, /console/), when served. */
+  jupyter?: JupyterServer;
   /** The console's files, served at /console/. */
   console?: ConsoleFiles;
 }
@@ -88,6 +91,11 @@ export class OwletHttpServer {
     });
     // Clients keep connections open between calls; idle ones are closed after a minute.
     this.server.keepAliveTimeout = 60_000;
+    // The only websockets served are the Jupyter kernels'.
+    this.server.on('upgrade', (req, socket, head) => {
+      if (options.jupyter) options.jupyter.upgrade(req, socket, head);
+      else socket.destroy();
+    });
   }
 
   async listen(): Promise<AddressInfo> {
@@ -102,6 +110,7 @@ export class OwletHttpServer {
   }
 
   async close(): Promise<void> {
+    await this.options.jupyter?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -186,10 +195,16 @@ export class OwletHttpServer {
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const target = req.headers['x-amz-target'];
 
-    if (this.options.console && ConsoleFiles.serves(rawPath)) {
+    // A console link's token goes to the Jupyter server, which swaps it for its cookie; the rest is the page's.
+    if (this.options.console && ConsoleFiles.serves(rawPath) && !new URLSearchParams(rawQuery).has('token')) {
       await this.options.console.handle(req, res, rawPath);
       return;
     }
+    if (target === undefined && this.options.jupyter?.serves(rawPath)) {
+      await this.options.jupyter.handle(req, res, rawPath, rawQuery, body);
+      return;
+    }
+
     if (target === undefined && req.method !== 'POST' && this.options.s3) {
       await this.options.s3.handle(req, res, requestId, rawPath, rawQuery, body);
       return;
