@@ -174,6 +174,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         ...notebookHandlers({ store, results, now, log }),
         ...presignedNotebookUrlHandlers({
           sessions,
+          store,
           links: { issue: (accessKeyId) => tokens.issue(accessKeyId, PRESIGNED_TOKEN_LIFETIME_MS), origin: () => origin },
         }),
       },

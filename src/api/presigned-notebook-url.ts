@@ -6,6 +6,8 @@ import { InvalidRequestError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import { ACTIVE_SESSION_STATES } from '../sessions/states.js';
+import type { StateStore } from '../store/state-store.js';
+import type { NotebookRecord } from './notebooks.js';
 import { translated } from './sessions.js';
 
 /** What the handler needs of the Jupyter server: a token, and where the console is served. */
@@ -18,10 +20,12 @@ export interface ConsoleLinks {
 
 export interface PresignedNotebookUrlDeps {
   sessions: SessionManager;
+  /** Where the notebook's name is read, for the link's contents path. */
+  store: StateStore;
   links: ConsoleLinks;
 }
 
-export function presignedNotebookUrlHandlers({ sessions, links }: PresignedNotebookUrlDeps): OperationHandlers {
+export function presignedNotebookUrlHandlers({ sessions, store, links }: PresignedNotebookUrlDeps): OperationHandlers {
   return {
     async CreatePresignedNotebookUrl(input, context) {
       const session = (await translated(() => sessions.getSession(input.SessionId))).body;
@@ -32,6 +36,10 @@ export function presignedNotebookUrlHandlers({ sessions, links }: PresignedNoteb
       const { token, expiresAt } = links.issue(context.caller.accessKeyId);
       const where = session.NotebookId === undefined ? '/console/' : `/console/notebooks/${encodeURIComponent(session.NotebookId)}`;
       const query = new URLSearchParams({ session: session.SessionId, token });
+      // The notebook's path in the Jupyter contents API (<workgroup>/<name>.ipynb), which a visitor who holds
+      // only the link's cookie cannot look up from the notebook id: the console opens it with the kernel.
+      const notebook = session.NotebookId === undefined ? undefined : await store.get<NotebookRecord>('notebook', session.NotebookId);
+      if (notebook) query.set('path', `${notebook.body.WorkGroup}/${notebook.body.Name}.ipynb`);
       return {
         NotebookUrl: `${links.origin()}${where}?${query.toString()}`,
         AuthToken: token,

@@ -13,6 +13,7 @@ import {
   CreateNotebookCommand,
   CreatePresignedNotebookUrlCommand,
   ExportNotebookCommand,
+  GetSessionStatusCommand,
   StartSessionCommand,
   TerminateSessionCommand,
 } from '@aws-sdk/client-athena';
@@ -21,8 +22,8 @@ import { TEST_CREDENTIALS, type TestOwlet, startTestOwlet } from '../harness.js'
 import { launchChromium, screenshot, type TestBrowser } from './browser.js';
 
 /** Long enough for a cold PySpark session on a loaded two-core machine. */
-const SESSION_DEADLINE_MS = 240_000;
-const CELL_DEADLINE_MS = 120_000;
+const SESSION_DEADLINE_MS = 420_000;
+const CELL_DEADLINE_MS = 180_000;
 
 describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 }, () => {
   let owlet: TestOwlet;
@@ -47,6 +48,17 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     await owlet?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  /** The kernel answers at once, and runs a cell once its session is IDLE: the tests wait for that first. */
+  async function sessionIdle(sessionId: string): Promise<void> {
+    const deadline = Date.now() + SESSION_DEADLINE_MS;
+    for (;;) {
+      const state = (await athena.send(new GetSessionStatusCommand({ SessionId: sessionId }))).Status?.State;
+      if (state === 'IDLE') return;
+      assert.ok(Date.now() < deadline && (state === 'CREATING' || state === 'CREATED'), `session ${sessionId} is ${state}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 
   async function freshPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
@@ -91,7 +103,7 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     await page.goto(link.NotebookUrl!);
     await page.locator('.notebook-title', { hasText: 'from-a-link' }).waitFor({ timeout: 30_000 });
     assert.ok(!page.url().includes('token='), `the token stays out of the address bar: ${page.url()}`);
-    await page.locator('.kernel-state[data-state="idle"]').waitFor({ timeout: SESSION_DEADLINE_MS });
+    await sessionIdle(started.SessionId!);
     await page.locator('.cell.selected .cm-content').click();
     const cell = await typeAndRun(page, 'print("opened from a link")');
     await cell.locator('.stream.stdout', { hasText: 'opened from a link' }).waitFor({ timeout: CELL_DEADLINE_MS });
@@ -128,7 +140,8 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     notebookId = decodeURIComponent(new URL(page.url()).pathname.split('/').at(-1)!);
     const sessionId = new URL(page.url()).searchParams.get('session')!;
     sessions.push(sessionId);
-    await page.locator('.kernel-state[data-state="idle"]').waitFor({ timeout: SESSION_DEADLINE_MS });
+    await sessionIdle(sessionId);
+    await page.locator('.state-chip[data-state="IDLE"]').waitFor({ timeout: 30_000 });
     await page.locator('.session-details', { hasText: 'spark.sql.shuffle.partitions=4' }).waitFor({ timeout: 30_000 });
 
     await page.locator('.cell.selected .cm-content').click();

@@ -24,6 +24,8 @@ export class NotebookPage {
   private kernel: KernelConnection | undefined;
   private kernelState = 'unknown';
   private readonly sessionId: string | undefined;
+  /** The notebook's contents path, which CreatePresignedNotebookUrl's link names. */
+  private readonly linkPath: string | undefined;
   private path = '';
   private readonly title = el('h1', { class: 'notebook-title' });
   private readonly saveIndicator = el('span', { class: 'save-state', 'data-state': 'saved' }, 'Saved');
@@ -39,6 +41,7 @@ export class NotebookPage {
       history.replaceState(null, '', `${location.pathname}${query.size ? `?${query}` : ''}`);
     }
     this.sessionId = query.get('session') ?? undefined;
+    this.linkPath = query.get('path') ?? undefined;
     this.server = new JupyterServer(location.origin, token);
     this.editor = new NotebookEditor({
       onDirty: () => this.autosave?.changed(),
@@ -105,11 +108,18 @@ export class NotebookPage {
     const mine = sessions.find((s) => s.kernel && (s.kernel.id === this.sessionId || s.id === this.sessionId));
     if (mine?.kernel) return { path: mine.path, kernelId: mine.kernel.id };
     const keys = storedKeyPair();
-    if (keys && this.sessionId) {
-      const nb = await athenaClient(keys).send(new GetNotebookMetadataCommand({ NotebookId: this.notebookId }));
-      const meta = nb.NotebookMetadata!;
-      const path = `${meta.WorkGroup}/${meta.Name}.ipynb`;
-      const session = await this.server.startSession(path, { id: this.sessionId });
+    let path = this.linkPath;
+    if (!path && keys) {
+      const meta = (await athenaClient(keys).send(new GetNotebookMetadataCommand({ NotebookId: this.notebookId }))).NotebookMetadata!;
+      path = `${meta.WorkGroup}/${meta.Name}.ipynb`;
+    }
+    if (path && this.sessionId) {
+      // Kernels of sessions started through the Athena API have the session's id (docs/jupyter.md).
+      const session = await this.server.startSession(path, { id: this.sessionId }).catch(async (error: unknown) => {
+        // A kernel restarted by a Jupyter client keeps its id over a new session: the notebook's path finds it.
+        if (!(error instanceof JupyterError) || error.status !== 404) throw error;
+        return this.server.startSession(path, { name: path.split('/')[0]! });
+      });
       return { path: session.path, kernelId: session.kernel!.id };
     }
     throw new Error('This notebook\'s session was not found: it may have ended. Open the notebook again from the notebook list.');
