@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
   CreateNotebookCommand,
@@ -60,9 +60,16 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     }
   }
 
+  /** The page a scenario works on: shot after each scenario, whatever its outcome. */
+  let current: Page | undefined;
+  afterEach(async (t) => {
+    if (current && !current.isClosed()) await screenshot(current, `after-${t.name.split(',')[0]!.replace(/\W+/g, '-')}`).catch(() => undefined);
+  });
+
   async function freshPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
     const page = await context.newPage();
+    current = page;
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
     return { context, page, problems };
@@ -81,7 +88,9 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     await cell.locator('.timing', { hasText: 'ran in' }).waitFor({ timeout: CELL_DEADLINE_MS });
   }
 
+  /** Adds a cell at the end with the keyboard (Esc, B, Enter) and leaves it in edit mode. */
   async function newCellBelow(page: Page): Promise<void> {
+    await page.locator('.cell').last().locator('.cm-content').click();
     await page.keyboard.press('Escape');
     await page.keyboard.press('b');
     await page.keyboard.press('Enter');
@@ -218,6 +227,9 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
 
   it('finds the outputs saved after a reload, and in the notebook ExportNotebook answers', async () => {
     const page = notebookPage;
+    await page.locator('.save-state[data-state="saved"]').waitFor({ timeout: 60_000 });
+    // The page asks before leaving with unsaved changes; there are none, but a question would stop the reload.
+    page.on('dialog', (question) => void question.accept());
     await page.reload();
     await page.locator('.notebook-title', { hasText: 'console-demo' }).waitFor({ timeout: 30_000 });
     await page.locator('.stream.stdout', { hasText: 'line 2' }).waitFor();
