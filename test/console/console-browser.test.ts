@@ -266,4 +266,20 @@ describe('the Owlet console in Chromium, on real PySpark', { timeout: 1_200_000 
     await after.locator('.stream.stdout', { hasText: 'x is 1' }).waitFor({ timeout: CELL_DEADLINE_MS });
     await screenshot(page, '6-reconnected');
   });
+
+  it('explains why a notebook with an active session cannot be renamed, and renames it once the session is ended', async () => {
+    const page = notebookPage;
+    await page.goto(`${owlet.endpoint}/console/`);
+    const row = page.locator('.notebook-list tr[data-notebook="from-a-link"]');
+    await row.waitFor({ timeout: 30_000 });
+    await row.locator('button', { hasText: 'Rename' }).click();
+    await page.fill('dialog input[name=name]', 'renamed-notebook');
+    await page.click('dialog button[type=submit]');
+    const refusal = page.locator('dialog', { hasText: 'has an active session' });
+    await refusal.locator('.refusal', { hasText: 'terminate it before renaming' }).waitFor({ timeout: 30_000 });
+    await screenshot(page, '7-rename-refused');
+    await refusal.locator('button[type=submit]', { hasText: 'End the session and rename' }).click();
+    await page.locator('.notebook-list tr[data-notebook="renamed-notebook"]').waitFor({ timeout: 120_000 });
+    await screenshot(page, '7-renamed');
+  });
 });

@@ -157,7 +157,8 @@ export class SessionPanel {
       const item = el('li', { class: 'calculation', 'data-id': c.CalculationExecutionId ?? '', 'data-state': c.Status?.State ?? '' },
         el('button', { type: 'button', class: 'link', onclick: () => void this.expand(c.CalculationExecutionId!, code, files) },
           el('span', { class: 'state-chip small', 'data-state': c.Status?.State ?? '' }, c.Status?.State ?? ''), ' ',
-          c.Description || c.CalculationExecutionId!.slice(0, 8), duration ? ` · ${duration}` : ''),
+          // Clients name calculations alike (Jupyter kernels by the kernel), so each is shown by its time.
+          `${submitted?.toLocaleTimeString() ?? ''} · ${c.CalculationExecutionId!.slice(0, 8)}`, duration ? ` · ${duration}` : ''),
         code, files);
       return item;
     });
