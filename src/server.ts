@@ -196,7 +196,9 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    origin = `http://${host}:${address.port}`;
+    // Where browsers reach this server: the node endpoint when one is configured (a listen address of 0.0.0.0
+    // is no address to open), else the listen address.
+    origin = config.nodeEndpoint ?? `http://${host}:${address.port}`;
     const liveManager = sessions;
     membership = new NodeMembership({
       store,

@@ -13,6 +13,9 @@ import {
   StartSessionCommand,
   type AthenaClient,
 } from '@aws-sdk/client-athena';
+import { randomUUID } from 'node:crypto';
+import { KernelMessage } from '@jupyterlab/services';
+import { deserialize, serialize } from '@jupyterlab/services/lib/kernel/serialize.js';
 import { WebSocket } from 'ws';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import { TOKEN_COOKIE } from '../src/jupyter/tokens.js';
@@ -228,6 +231,57 @@ describe('the Jupyter server on the fake engine', () => {
     const noLogin = await fetch(`${owlet.endpoint}/console/`, { redirect: 'manual' });
     assert.equal(noLogin.status, 302);
     assert.match(noLogin.headers.get('location')!, /^\/login\?next=/);
+  });
+
+  it('answers VS Code\'s "existing Jupyter server" sequence, over the v1 websocket protocol', async () => {
+    // vscode-jupyter (src/standalone/userJupyterServer/jupyterPasswordConnect.ts): a 200 from /hub/api would
+    // mean JupyterHub, anything but 200 from /tree? means a password is needed; then the server is validated
+    // with /api/kernels and /api/kernelspecs, and a notebook gets a session named `<name>-jvsc-<uuid>.ipynb`.
+    const auth = { Authorization: `token ${token}` };
+    assert.equal((await get('/hub/api')).status, 404);
+    assert.equal((await get('/tree?')).status, 200);
+    assert.equal((await get('/api/kernels', auth)).status, 200);
+    assert.ok(((await (await get('/api/kernelspecs', auth)).json()) as { kernelspecs: object }).kernelspecs);
+    const path = `Untitled-1-jvsc-${randomUUID()}.ipynb`;
+    const created = await fetch(`${owlet.endpoint}/api/sessions`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ path, name: 'Untitled-1.ipynb', type: 'notebook', kernel: { name: 'spark' } }),
+    });
+    assert.equal(created.status, 201);
+    const session = (await created.json()) as { id: string; path: string; kernel: { id: string; name: string } };
+    assert.equal(session.path, path);
+    const ws = new WebSocket(`${owlet.endpoint.replace('http', 'ws')}/api/kernels/${session.kernel.id}/channels?session_id=${randomUUID()}&token=${encodeURIComponent(token)}`, [
+      'v1.kernel.websocket.jupyter.org',
+    ]);
+    ws.binaryType = 'arraybuffer';
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    assert.equal(ws.protocol, 'v1.kernel.websocket.jupyter.org');
+    const received: KernelMessage.IMessage[] = [];
+    ws.on('message', (data: ArrayBuffer) => received.push(deserialize(data, ws.protocol)));
+    const request = (channel: KernelMessage.Channel, msgType: string, content: object) => {
+      const msg = KernelMessage.createMessage({ channel, msgType, session: 'vscode', content } as never) as KernelMessage.IMessage;
+      ws.send(serialize(msg, ws.protocol));
+      return msg.header.msg_id;
+    };
+    const reply = (id: string, type: string) =>
+      eventually(() => received.find((m) => (m.parent_header as { msg_id?: string }).msg_id === id && m.header.msg_type === type), Boolean, type);
+    const info = await reply(request('shell', 'kernel_info_request', {}), 'kernel_info_reply');
+    assert.equal((info!.content as { language_info: { name: string } }).language_info.name, 'python');
+    const comms = await reply(request('shell', 'comm_info_request', { target_name: 'jupyter.widget' }), 'comm_info_reply');
+    assert.deepEqual((comms!.content as { comms: object }).comms, {});
+    const executed = request('shell', 'execute_request', { code: 'from vscode', silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+    await reply(executed, 'execute_reply');
+    const stream = received.find((m) => (m.parent_header as { msg_id?: string }).msg_id === executed && m.header.msg_type === 'stream');
+    assert.equal((stream!.content as { text: string }).text, 'ran: from vscode\n');
+    const complete = await reply(request('shell', 'complete_request', { code: 'spa', cursor_pos: 3 }), 'complete_reply');
+    assert.deepEqual((complete!.content as { matches: string[] }).matches, ['spark']);
+    const isComplete = await reply(request('shell', 'is_complete_request', { code: 'for i in range(3):' }), 'is_complete_reply');
+    assert.equal((isComplete!.content as { status: string }).status, 'incomplete');
+    ws.close();
+    const deleted = await fetch(`${owlet.endpoint}/api/sessions/${session.id}`, { method: 'DELETE', headers: auth });
+    assert.equal(deleted.status, 204);
+    assert.equal((await get(`/api/kernels/${session.kernel.id}`, auth)).status, 404);
   });
 
   it('logs a user in with their access key pair', async () => {

@@ -31,6 +31,12 @@ const SERVER_VERSION = '2.21.1';
 export const CONSOLE_COOKIE_LIFETIME_MS = 12 * 3_600_000;
 /** How long CreatePresignedNotebookUrl's token lasts: Athena asks clients to refresh it every 10 minutes. */
 export const PRESIGNED_TOKEN_LIFETIME_MS = 15 * 60_000;
+/**
+ * How often an open kernel websocket is pinged. A cell can wait minutes for a session's Spark to start without
+ * a message; clients that time out a quiet socket (the gateway client's websocket-client, after
+ * KERNEL_LAUNCH_TIMEOUT, 40 s by default) see the pings as activity. jupyter_server pings every 30 s.
+ */
+const PING_INTERVAL_MS = 15_000;
 const KERNEL_ID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 /** The Jupyter server as the HTTP front end sees it: paths it owns, requests, websocket upgrades. */
@@ -126,7 +132,13 @@ export class OwletJupyterServer implements JupyterServer {
     const query = new URLSearchParams(rawQuery);
     let answer: Answer;
     try {
-      answer = await this.route(req, decodeURIComponent(path), query, body);
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(path);
+      } catch {
+        throw new JupyterHttpError(400, 'The path is not valid percent-encoded UTF-8.');
+      }
+      answer = await this.route(req, decoded, query, body);
     } catch (error) {
       if (error instanceof JupyterHttpError) {
         answer = Answer.json(error.status, { message: error.message, reason: null });
@@ -442,6 +454,8 @@ export class OwletJupyterServer implements JupyterServer {
       },
     };
     kernel.attach(client);
+    const pinger = setInterval(() => ws.ping(), PING_INTERVAL_MS);
+    ws.on('close', () => clearInterval(pinger));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       let message: KernelMessage;
       try {

@@ -76,7 +76,9 @@ export function decodeJsonFrame(text: string): KernelMessage {
 
 export function encodeJsonFrame(message: KernelMessage): string {
   const { buffers: _buffers, ...rest } = message;
-  return JSON.stringify({ ...rest, buffers: [] });
+  // jupyter_client's message dicts repeat msg_id and msg_type beside the header, and jupyter_server's frames
+  // carry the whole dict; the gateway client reads them there (jupyter_server gateway/managers.py, ChannelQueue).
+  return JSON.stringify({ ...rest, msg_id: message.header.msg_id, msg_type: message.header.msg_type, buffers: [] });
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -19,8 +19,11 @@ export interface KernelClient {
 
 export type ExecutionState = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
 
-/** How often a running cell's calculation, and a starting session, are looked at. */
-const POLL_MS = 100;
+/**
+ * How often a running cell's calculation (and its stdout and stderr files), and a session being waited for, are
+ * looked at: a store read and two file reads, cheap enough that a short cell's output is not held back long.
+ */
+const POLL_MS = 25;
 /** Marks a session started as a Jupyter kernel, with the kernel's id (visible in ListSessions' Description). */
 const KERNEL_DESCRIPTION = /^Jupyter kernel ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/;
 
@@ -393,7 +396,9 @@ export class Kernel {
 
   /** A notebook's session can start only once the previous one is no longer active. */
   private async waitForEnd(): Promise<void> {
-    for (let i = 0; i < 600; i++) {
+    // A session ends within the runner's shutdown grace; past a minute the new start's own refusal says why.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
       const state = await this.sessionState();
       if (state === undefined || state === 'TERMINATED' || state === 'FAILED') return;
       await sleep(POLL_MS);
