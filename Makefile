@@ -15,12 +15,14 @@ help:
 setup:
 	@bash scripts/bootstrap.sh
 
-# What only the tests need: a PostgreSQL server for the PostgreSQL state store's suite.
+# What only the tests need: a PostgreSQL server for the PostgreSQL state store's suite, Chromium for the console's.
 setup-test:
 	@bash scripts/install-postgres.sh
+	@bash scripts/install-chromium.sh
 
 build: setup
 	@rm -rf dist && $(ENV) tsc -p .
+	@$(ENV) tsc -p web && node dist/scripts/build-console.js
 
 run: build
 	@bin/owlet server $(ARGS)

@@ -5,10 +5,10 @@
 //   node dist/bench/run.js [--only <name>[,<name>...]] [options]
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
-// session-start, memory, calculation-round-trip, cancel-latency, restart, load, object-store. Options reach the benchmarks that
-// take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput); --session-samples;
-// --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds; --load-clients,
-// --load-seconds; --object-mib, --object-rounds, --keys.
+// session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store. Options
+// reach the benchmarks that take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput);
+// --session-samples; --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds;
+// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { calculationRoundTrip, parseRoundTripOptions } from './calculation-round-trip.js';
 import { cancelLatency, parseCancelOptions } from './cancel-latency.js';
 import { getWorkGroupThroughput } from './getworkgroup-throughput.js';
+import { jupyterCell, parseJupyterCellOptions } from './jupyter-cell.js';
 import { load, parseLoadOptions } from './load.js';
 import { memory } from './memory.js';
 import { objectStore, parseObjectStoreOptions } from './object-store.js';
@@ -49,6 +50,7 @@ try {
       'object-mib': { type: 'string' },
       'object-rounds': { type: 'string' },
       keys: { type: 'string' },
+      'jupyter-samples': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -67,6 +69,7 @@ const BENCHMARKS: Record<string, Bench> = {
   memory: async (fixture) => memory({}, await fixture()),
   'calculation-round-trip': async (fixture) => calculationRoundTrip(parseRoundTripOptions(argv), await fixture()),
   'cancel-latency': async (fixture) => cancelLatency(parseCancelOptions(argv), await fixture()),
+  'jupyter-cell': async (fixture) => jupyterCell(parseJupyterCellOptions(argv), await fixture()),
   restart: () => restart(parseRestartOptions(argv)),
   load: () => load(parseLoadOptions(argv)),
   'object-store': () => objectStore(parseObjectStoreOptions(argv)),

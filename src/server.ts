@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
 import { notebookHandlers } from './api/notebooks.js';
+import { presignedNotebookUrlHandlers } from './api/presigned-notebook-url.js';
 import { sessionEndpointHandlers } from './api/session-endpoints.js';
 import { sessionHandlers } from './api/sessions.js';
 import { taggingHandlers } from './api/tagging.js';
@@ -10,6 +11,7 @@ import { unavailableOperation } from './api/unavailable.js';
 import { createWorkGroup, PRIMARY_WORKGROUP, workGroupHandlers } from './api/workgroups.js';
 import type { OwletConfig } from './config/config.js';
 import { projectRoot } from './config/paths.js';
+import { ConsoleFiles } from './console/console-files.js';
 import { NodeMembership } from './cluster/node-membership.js';
 import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
 import { connectTlsIdentity } from './connect/tls-identity.js';
@@ -24,6 +26,9 @@ import type { ResultStore } from './results/result-store.js';
 import { S3ResultStore } from './results/s3-result-store.js';
 import { HistoryRetention } from './sessions/retention.js';
 import { SessionManager } from './sessions/session-manager.js';
+import { athenaAccess } from './jupyter/athena-access.js';
+import { OwletJupyterServer, PRESIGNED_TOKEN_LIFETIME_MS } from './jupyter/jupyter-server.js';
+import { JupyterTokens } from './jupyter/tokens.js';
 import { OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
@@ -170,6 +175,9 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     const connectAddress = await connect.listen();
     const proxy = connect;
     sessions.useConnectActivity((sessionId) => proxy.activity(sessionId));
+    // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
+    const tokens = new JupyterTokens([config.credentials], now);
+    let origin = '';
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
@@ -178,6 +186,11 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         ...sessionHandlers({ store, sessions, spark }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
         ...notebookHandlers({ store, results, now, log }),
+        ...presignedNotebookUrlHandlers({
+          sessions,
+          store,
+          links: { issue: (accessKeyId) => tokens.issue(accessKeyId, PRESIGNED_TOKEN_LIFETIME_MS), origin: () => origin },
+        }),
       },
       unavailableOperation,
       log,
@@ -192,9 +205,14 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       now,
       s3: new S3Api(objects, verifier, { region: config.region }),
       nodeId: config.nodeId,
+      jupyter: new OwletJupyterServer({ athena: athenaAccess(service, results, () => config.credentials.accessKeyId, config.region), tokens, log }),
+      console: new ConsoleFiles(join(projectRoot, 'dist', 'console')),
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    // Where browsers reach this server: the node endpoint when one is configured (a listen address of 0.0.0.0
+    // is no address to open), else the listen address.
+    origin = config.nodeEndpoint ?? `http://${host}:${address.port}`;
     const liveManager = sessions;
     membership = new NodeMembership({
       store,

@@ -330,12 +330,8 @@ describe('the session calls about a driver, on the fake engine', () => {
     });
   });
 
-  it('CreatePresignedNotebookUrl says there is no notebook console yet', async () => {
-    await refusedWith(
-      athena.send(new CreatePresignedNotebookUrlCommand({ SessionId: 'any' })),
-      InvalidRequestException,
-      /^CreatePresignedNotebookUrl opens a notebook in Athena's notebook editor, a web console this version of Owlet does not have yet\./,
-    );
+  it('CreatePresignedNotebookUrl of an unknown session is refused as the other session calls are', async () => {
+    await refusedWith(athena.send(new CreatePresignedNotebookUrlCommand({ SessionId: 'any' })), InvalidRequestException, 'Session any is not found.');
   });
 });
 

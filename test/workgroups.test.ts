@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   type AthenaClient,
-  CreatePresignedNotebookUrlCommand,
   CreateWorkGroupCommand,
   DeleteWorkGroupCommand,
   GetWorkGroupCommand,
@@ -222,11 +221,6 @@ describe('workgroups through @aws-sdk/client-athena', () => {
   });
 
   it('answers operations it does not serve with a clear InvalidRequestException', async () => {
-    await rejectsWith(
-      athena.send(new CreatePresignedNotebookUrlCommand({ SessionId: 'no-such-session' })),
-      InvalidRequestException,
-      /notebook editor, a web console this version of Owlet does not have yet/,
-    );
     await rejectsWith(athena.send(new ListQueryExecutionsCommand({})), InvalidRequestException, /is an Athena SQL operation/);
   });
 });

@@ -26,8 +26,13 @@ class CalculationFiles:
         except FileNotFoundError:
             pass
 
-    def write_result(self, outputs: list[dict[str, Any]]) -> None:
-        write_json_atomically(self.result_path, {"version": RESULT_DOCUMENT_VERSION, "outputs": outputs})
+    def write_result(self, outputs: list[dict[str, Any]], error: dict[str, str] | None = None) -> None:
+        """``error`` (a failed calculation's ``ename``, ``evalue`` and ``traceback``, the text ending stderr.txt)
+        lets a Jupyter client show the failure as Jupyter's error output (docs/result-document.md)."""
+        document: dict[str, Any] = {"version": RESULT_DOCUMENT_VERSION, "outputs": outputs}
+        if error is not None:
+            document["error"] = error
+        write_json_atomically(self.result_path, document)
 
     def write_status(self, finished_event: dict[str, Any]) -> None:
         write_json_atomically(self.status_path, finished_event)

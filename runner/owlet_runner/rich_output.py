@@ -124,7 +124,7 @@ class OutputCollector:
             cut = outputs[self._cut]
             later = f"; {self._left_out} later output{'s' if self._left_out != 1 else ''} left out" if self._left_out else ""
             note = f"\n[Owlet: output cut, the result document holds at most {self._limit} bytes{later}]"
-            outputs[self._cut] = {"data": {"text/plain": cut["data"]["text/plain"] + note}}
+            outputs[self._cut] = {**cut, "data": {"text/plain": cut["data"]["text/plain"] + note}}
         return outputs
 
     def display(self, *values: Any) -> None:
@@ -138,17 +138,19 @@ class OutputCollector:
                 self._shown_figures[id(value)] = (value, bundle["image/png"])
 
     def add_value(self, value: Any) -> None:
-        """The last expression's value; not rendered once the document is full."""
+        """The last expression's value, marked ``lastExpression`` (a Jupyter client shows it as the cell's
+        execute_result); not rendered once the document is full."""
         if self.full:
             self._left_out += 1
         else:
-            self.add_bundle(mime_bundle(value))
+            self.add_bundle(mime_bundle(value), last_expression=True)
 
-    def add_bundle(self, bundle: dict[str, Any]) -> None:
+    def add_bundle(self, bundle: dict[str, Any], last_expression: bool = False) -> None:
         if self.full:
             self._left_out += 1
             return
-        output = {"data": bundle}
+        mark = {"lastExpression": True} if last_expression else {}
+        output = {"data": bundle, **mark}
         room = self._limit - _CUT_NOTE_RESERVE_BYTES - self._used - (_SEPARATOR_BYTES if self._outputs else 0)
         size = _encoded_size(output, room)
         if size is not None:
@@ -156,7 +158,7 @@ class OutputCollector:
             self._used += size + (_SEPARATOR_BYTES if len(self._outputs) > 1 else 0)
             return
         text = bundle.get("text/plain")
-        self._outputs.append({"data": {"text/plain": _cut_text(text if isinstance(text, str) else "", room)}})
+        self._outputs.append({"data": {"text/plain": _cut_text(text if isinstance(text, str) else "", room)}, **mark})
         self._cut = len(self._outputs) - 1
 
     def add_open_figures(self) -> None:

@@ -631,7 +631,7 @@ class SessionRunner:
             progress = self._poller.stop_tracking()
             with contextlib.suppress(Exception):
                 spark.removeTag(calculation.job_tag)
-            files.write_result(outcome.outputs)
+            files.write_result(outcome.outputs, _error_of(outcome.error, traceback_text))
             finished = _finished_event(calculation, outcome.error, duration_ms, progress)
             if finished["state"] == CALCULATION_FAILED:
                 finished["reason"] = driver_exit.calculation_reason(spark, outcome.error) or finished["reason"]
@@ -707,6 +707,15 @@ def _finished_event(
     event["durationMs"] = duration_ms
     event["progress"] = progress.as_json()
     return event
+
+
+def _error_of(error: BaseException | None, traceback_text: str | None) -> dict[str, str] | None:
+    """The result document's ``error``: the exception line split as Jupyter names its parts, and the traceback
+    exactly as it ends stderr.txt."""
+    if error is None or traceback_text is None:
+        return None
+    name, _, value = exception_line(error).partition(": ")
+    return {"ename": name, "evalue": value, "traceback": traceback_text}
 
 
 def _bounded_reason(reason: str) -> str:

@@ -81,7 +81,7 @@ def test_a_dataframe_defined_in_one_calculation_is_shown_by_the_next(runner: Run
 def test_the_last_expression_becomes_the_result(runner: RunnerProcess) -> None:
     calculation = runner.execute("1+1")
     assert calculation.state == "COMPLETED"
-    assert calculation.result == {"version": 1, "outputs": [{"data": {"text/plain": "2"}}]}
+    assert calculation.result == {"version": 1, "outputs": [{"data": {"text/plain": "2"}, "lastExpression": True}]}
     assert calculation.stdout == ""
     assert calculation.finished["progress"] == {"done": 0, "total": 0}
 
@@ -89,7 +89,7 @@ def test_the_last_expression_becomes_the_result(runner: RunnerProcess) -> None:
 def test_a_last_expression_of_none_or_a_statement_gives_no_output(runner: RunnerProcess) -> None:
     assert runner.execute("None").result == {"version": 1, "outputs": []}
     assert runner.execute("value = 'x'").result == {"version": 1, "outputs": []}
-    assert runner.execute("value").result == {"version": 1, "outputs": [{"data": {"text/plain": "'x'"}}]}
+    assert runner.execute("value").result == {"version": 1, "outputs": [{"data": {"text/plain": "'x'"}, "lastExpression": True}]}
 
 
 def test_display_calls_and_the_last_value_become_mime_bundles_in_order(runner: RunnerProcess) -> None:
@@ -106,7 +106,7 @@ def test_display_calls_and_the_last_value_become_mime_bundles_in_order(runner: R
         "outputs": [
             {"data": {"text/plain": "'first'"}},
             {"data": {"text/plain": "Rich()", "text/html": "<b>rich</b>", "application/json": {"rich": True}}},
-            {"data": {"text/plain": "21"}},
+            {"data": {"text/plain": "21"}, "lastExpression": True},
         ],
     }
     # The next calculation starts with no outputs of its own.
@@ -118,7 +118,12 @@ def test_a_name_error_fails_with_only_the_users_frames(runner: RunnerProcess) ->
     assert calculation.state == "FAILED"
     assert calculation.finished["reason"] == "NameError: name 'foobar' is not defined"
     assert calculation.stderr == '  File "<stdin>", line 2, in <module>\nNameError: name \'foobar\' is not defined\n'
-    assert calculation.result == {"version": 1, "outputs": []}
+    # The result document names the error as Jupyter does, with the traceback that ends stderr.txt.
+    assert calculation.result == {
+        "version": 1,
+        "outputs": [],
+        "error": {"ename": "NameError", "evalue": "name 'foobar' is not defined", "traceback": calculation.stderr},
+    }
     assert calculation.status == calculation.finished
 
 
@@ -159,7 +164,7 @@ def test_system_exit_fails_the_calculation_but_not_the_session(runner: RunnerPro
     assert calculation.finished["reason"] == "SystemExit: 3"
     assert calculation.stderr.endswith("SystemExit: 3\n")
     assert runner.execute("exit()").state == "FAILED"
-    assert runner.execute("1+1").result["outputs"] == [{"data": {"text/plain": "2"}}]
+    assert runner.execute("1+1").result["outputs"] == [{"data": {"text/plain": "2"}, "lastExpression": True}]
 
 
 def test_output_is_captured_at_the_file_descriptor_level(runner: RunnerProcess) -> None:
@@ -211,7 +216,7 @@ def test_cancel_of_a_pure_python_loop(runner: RunnerProcess) -> None:
     runner.client.wait_for(lambda event: event["event"] == "started" and event["id"] == looping, 30)
     time.sleep(0.5)
     cancel_promptly(runner, looping)
-    assert runner.execute("loops > 0").result["outputs"] == [{"data": {"text/plain": "True"}}]
+    assert runner.execute("loops > 0").result["outputs"] == [{"data": {"text/plain": "True"}, "lastExpression": True}]
 
 
 def test_cancel_of_code_that_swallows_the_interrupt(runner: RunnerProcess) -> None:
@@ -260,7 +265,7 @@ def test_cancel_of_a_spark_job_running_a_python_udf(runner: RunnerProcess) -> No
         lambda event: event["event"] == "progress" and event["id"] == job and event["total"] > 0, 120
     )
     cancel_promptly(runner, job)
-    assert runner.execute("spark.range(3).count()").result["outputs"] == [{"data": {"text/plain": "3"}}]
+    assert runner.execute("spark.range(3).count()").result["outputs"] == [{"data": {"text/plain": "3"}, "lastExpression": True}]
 
 
 def test_cancels_racing_the_end_of_a_calculation_never_hit_the_runner(runner: RunnerProcess) -> None:
@@ -278,7 +283,7 @@ def test_cancels_racing_the_end_of_a_calculation_never_hit_the_runner(runner: Ru
             assert refused[0]["id"] == calculation_id
     # Interrupts still in flight land nowhere: the session keeps working.
     time.sleep(1.5)
-    assert runner.execute("1+1").result["outputs"] == [{"data": {"text/plain": "2"}}]
+    assert runner.execute("1+1").result["outputs"] == [{"data": {"text/plain": "2"}, "lastExpression": True}]
     runner.client.send({"op": "status"})
     status, _ = runner.client.wait_for(lambda event: event["event"] == "status", 30)
     assert status["state"] == "idle"
@@ -296,7 +301,7 @@ def test_progress_events_follow_a_spark_job(runner: RunnerProcess) -> None:
         "import time\nspark.sparkContext.parallelize(range(8), 4).map(lambda x: (time.sleep(0.5), x)[1]).count()"
     )
     assert calculation.state == "COMPLETED", calculation.stderr
-    assert calculation.result["outputs"] == [{"data": {"text/plain": "8"}}]
+    assert calculation.result["outputs"] == [{"data": {"text/plain": "8"}, "lastExpression": True}]
     progress = [event for event in calculation.events if event["event"] == "progress"]
     assert progress, calculation.events
     for event in progress:
@@ -336,7 +341,7 @@ def test_a_new_client_replaces_the_old_one_and_status_json_keeps_missed_outcomes
 
     finished = runner.wait_finished(calculation_id)
     assert finished.state == "COMPLETED"
-    assert finished.result["outputs"] == [{"data": {"text/plain": "42"}}]
+    assert finished.result["outputs"] == [{"data": {"text/plain": "42"}, "lastExpression": True}]
 
     # With no client connected, the finished event is dropped; status.json has it.
     unseen = runner.submit("import time\ntime.sleep(1)\n'unseen'")

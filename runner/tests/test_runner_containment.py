@@ -204,7 +204,7 @@ def test_a_forked_child_exits_as_a_script_would_and_never_acts_as_the_runner(
     assert calculation.state == "COMPLETED", calculation.stderr
     assert calculation.stdout == f"{child_stdout}the child exited with {exit_code}\n"
     assert calculation.stderr == stderr
-    assert calculation.result["outputs"] == [{"data": {"text/plain": "'done'"}}]
+    assert calculation.result["outputs"] == [{"data": {"text/plain": "'done'"}, "lastExpression": True}]
     assert [event["event"] for event in calculation.events] == ["started"]
     assert runner.socket_path.exists()
     assert_idle_and_quiet(runner)

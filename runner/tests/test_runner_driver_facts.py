@@ -128,4 +128,4 @@ def test_the_token_is_neither_on_the_command_line_nor_in_what_calculations_see(r
         "import os\n"
         "(os.environ.get('SPARK_CONNECT_AUTHENTICATE_TOKEN'), spark.conf.get('spark.connect.authenticate.token', None))"
     )
-    assert seen.result["outputs"] == [{"data": {"text/plain": "(None, None)"}}]
+    assert seen.result["outputs"] == [{"data": {"text/plain": "(None, None)"}, "lastExpression": True}]

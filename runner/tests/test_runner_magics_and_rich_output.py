@@ -86,7 +86,8 @@ def test_the_documented_example(runner: RunnerProcess) -> None:
                         "truncated": False,
                         "rowLimit": 1000,
                     },
-                }
+                },
+                "lastExpression": True,
             },
         ],
     }
@@ -224,7 +225,7 @@ def test_matplotlib_figures_become_images_and_are_closed(runner: RunnerProcess) 
     assert left_open["text/plain"] == "<Figure size 640x480 with 0 Axes>"
     for output in (shown, matplot, left_open):
         assert base64.b64decode(output["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
-    assert completed(runner, "plt.get_fignums()").result["outputs"] == [{"data": {"text/plain": "[]"}}]
+    assert completed(runner, "plt.get_fignums()").result["outputs"] == [{"data": {"text/plain": "[]"}, "lastExpression": True}]
 
 
 def test_figures_left_open_are_shown_once_and_closed(runner: RunnerProcess) -> None:
@@ -320,7 +321,7 @@ def test_sql_magic_rows_width_and_layout_can_be_set(runner: RunnerProcess) -> No
         assert magic.stdout == shown.stdout, options
     kept = completed(runner, f"%%sql --limit 1 --dataframe kept_rows\n{SQL}\n;")
     assert kept.stdout.startswith("+---+----+\n| id|text|\n")
-    assert completed(runner, "kept_rows.count()").result["outputs"] == [{"data": {"text/plain": "60"}}]
+    assert completed(runner, "kept_rows.count()").result["outputs"] == [{"data": {"text/plain": "60"}, "lastExpression": True}]
 
 
 @pytest.mark.parametrize(
@@ -359,7 +360,7 @@ def test_an_unknown_magic_fails_before_anything_runs(runner: RunnerProcess) -> N
     assert calculation.finished["reason"] == "UsageError: Line magic function `%foo` not found."
     assert calculation.stderr == "UsageError: Line magic function `%foo` not found.\n"
     assert completed(runner, "'ran_before_the_magic' in globals()").result["outputs"] == [
-        {"data": {"text/plain": "False"}}
+        {"data": {"text/plain": "False"}, "lastExpression": True}
     ]
     assert failed(runner, "%%foo\nx").stderr == "UsageError: Cell magic `%%foo` not found.\n"
 
@@ -406,10 +407,10 @@ def test_session_magics(runner: RunnerProcess) -> None:
 def test_set_log_level(runner: RunnerProcess) -> None:
     root_level = "sc._jvm.org.apache.logging.log4j.LogManager.getRootLogger().getLevel().toString()"
     assert completed(runner, f"%set_log_level INFO\n{root_level}").result["outputs"] == [
-        {"data": {"text/plain": "'INFO'"}}
+        {"data": {"text/plain": "'INFO'"}, "lastExpression": True}
     ]
     assert completed(runner, f"%set_log_level WARNING\n{root_level}").result["outputs"] == [
-        {"data": {"text/plain": "'WARN'"}}
+        {"data": {"text/plain": "'WARN'"}, "lastExpression": True}
     ]
     for level in ("debug", "'DEBUG'", "", "VERBOSE"):
         calculation = failed(runner, f"%set_log_level {level}")
@@ -419,7 +420,7 @@ def test_set_log_level(runner: RunnerProcess) -> None:
 def test_env_magic(runner: RunnerProcess) -> None:
     calculation = completed(runner, "%env OWLET_TEST_VARIABLE=forty two\n%env OWLET_TEST_VARIABLE")
     assert calculation.stdout == "env: OWLET_TEST_VARIABLE=forty two\n"
-    assert calculation.result["outputs"] == [{"data": {"text/plain": "'forty two'"}}]
+    assert calculation.result["outputs"] == [{"data": {"text/plain": "'forty two'"}, "lastExpression": True}]
     listed = completed(runner, "%env OWLET_TEST_TOKEN visible\n%env")
     environment = eval(outputs(listed)[0]["text/plain"])  # noqa: S307 - the repr of a dict of strings
     assert environment["OWLET_TEST_VARIABLE"] == "forty two"

@@ -126,7 +126,7 @@ def test_configure_applies_runtime_properties_and_gives_the_session(runner: Runn
     )
     assert calculation.state == "COMPLETED", calculation.stderr
     description = f"calculation {calculation.finished['id']} of session {SESSION_ID}"
-    assert calculation.result["outputs"] == [{"data": {"text/plain": repr(("7", "true", description))}}]
+    assert calculation.result["outputs"] == [{"data": {"text/plain": repr(("7", "true", description))}, "lastExpression": True}]
 
 
 def test_the_magics_know_the_session(runner: RunnerProcess) -> None:

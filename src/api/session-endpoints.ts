@@ -1,6 +1,6 @@
 // What a session's driver offers besides calculations: ListExecutors (its executors, from Spark itself),
 // GetSessionEndpoint (its Spark Connect server, through the token-checking proxy), GetResourceDashboard
-// (its live Spark UI), and CreatePresignedNotebookUrl, which needs a notebook web console Owlet lacks.
+// (its live Spark UI). CreatePresignedNotebookUrl is in presigned-notebook-url.ts.
 import type { ExecutorsSummary } from '../generated/athena-model.js';
 import type { SparkConnectProxy } from '../connect/spark-connect-proxy.js';
 import { InvalidRequestError, ResourceNotFoundError } from '../protocol/errors.js';
@@ -92,13 +92,6 @@ export function sessionEndpointHandlers({ sessions, connect, accountId }: Sessio
       }
       if (!session.SparkUi) throw new InvalidRequestError(`Session ${id} runs without a Spark UI (spark.ui.enabled is false).`);
       return { Url: session.SparkUi };
-    },
-
-    async CreatePresignedNotebookUrl() {
-      throw new InvalidRequestError(
-        'CreatePresignedNotebookUrl opens a notebook in Athena\'s notebook editor, a web console this version of Owlet does not have yet. ' +
-          'Run a notebook\'s code with StartCalculationExecution, or connect a Spark Connect client through GetSessionEndpoint.',
-      );
     },
   };
 }

@@ -4,9 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { ConsoleFiles } from '../console/console-files.js';
 import { signingName } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
+import type { JupyterServer } from '../jupyter/jupyter-server.js';
 import type { JsonService, JsonServiceResponse } from './json-service.js';
 import type { S3Api } from './s3-api.js';
 import { BodyTooLarge, closeLingering, readBody } from './request-body.js';
@@ -40,6 +42,10 @@ export interface HttpServerOptions {
   s3?: S3Api;
   /** This server node's id, named in the requests it sends on to other nodes. */
   nodeId?: string;
+  /** The Jupyter Server protocol (/api/..., the kernel websockets, /console/), when served. */
+  jupyter?: JupyterServer;
+  /** The console's files, served at /console/. */
+  console?: ConsoleFiles;
 }
 
 export class OwletHttpServer {
@@ -61,6 +67,11 @@ export class OwletHttpServer {
     });
     // Clients keep connections open between calls; idle ones are closed after a minute.
     this.server.keepAliveTimeout = 60_000;
+    // The only websockets served are the Jupyter kernels'.
+    this.server.on('upgrade', (req, socket, head) => {
+      if (options.jupyter) options.jupyter.upgrade(req, socket, head);
+      else socket.destroy();
+    });
   }
 
   async listen(): Promise<AddressInfo> {
@@ -75,6 +86,7 @@ export class OwletHttpServer {
   }
 
   async close(): Promise<void> {
+    await this.options.jupyter?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -132,6 +144,23 @@ export class OwletHttpServer {
     res.end(response.body);
   }
 
+  /** The whole body, or undefined once a body over the limit has been answered with 413. */
+  private async readOrRefuse(req: IncomingMessage, res: ServerResponse, fail: (error: ServiceError) => void): Promise<Buffer | undefined> {
+    try {
+      return await readBody(req, this.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        // The rest of the body is not read, so the connection cannot carry another request: it closes once
+        // the client has had the answer. Node closes at once after an answer that says `Connection: close`,
+        // so the answer does not say it; the closing follows it.
+        closeLingering(req, res, this.maxBodyBytes);
+        fail(new RequestTooLargeError(this.maxBodyBytes));
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const receivedAt = this.now();
@@ -145,6 +174,22 @@ export class OwletHttpServer {
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const target = req.headers['x-amz-target'];
 
+    // Signed S3 requests (an AWS4 Authorization header, or a presigned URL's query) go to the object store
+    // whatever their path, so that buckets named like a Jupyter route (`api`, `lab`, ...) stay reachable; the
+    // console and Jupyter clients never sign that way.
+    const signedForS3 =
+      target === undefined &&
+      (String(req.headers.authorization ?? '').startsWith('AWS4-') || /(^|&)X-Amz-Signature=/.test(rawQuery));
+    // A console link's token goes to the Jupyter server, which swaps it for its cookie; the rest is the page's.
+    if (!signedForS3 && this.options.console && ConsoleFiles.serves(rawPath) && !new URLSearchParams(rawQuery).has('token')) {
+      await this.options.console.handle(req, res, rawPath);
+      return;
+    }
+    if (!signedForS3 && target === undefined && this.options.jupyter?.serves(rawPath)) {
+      const jupyterBody = await this.readOrRefuse(req, res, fail);
+      if (jupyterBody) await this.options.jupyter.handle(req, res, rawPath, rawQuery, jupyterBody);
+      return;
+    }
     // S3 requests carry no X-Amz-Target; every Athena call is a POST to `/` with one. S3 bodies (objects up to
     // 5 GiB) are streamed by the S3 API, never read here.
     if (target === undefined && this.options.s3 && (req.method !== 'POST' || rawPath !== '/')) {
@@ -152,20 +197,8 @@ export class OwletHttpServer {
       return;
     }
 
-    let body: Buffer;
-    try {
-      body = await readBody(req, this.maxBodyBytes);
-    } catch (error) {
-      if (error instanceof BodyTooLarge) {
-        // The rest of the body is not read, so the connection cannot carry another request: it closes once
-        // the client has had the answer. Node closes at once after an answer that says `Connection: close`,
-        // so the answer does not say it; the closing follows it.
-        closeLingering(req, res, this.maxBodyBytes);
-        fail(new RequestTooLargeError(this.maxBodyBytes));
-        return;
-      }
-      throw error;
-    }
+    const body = await this.readOrRefuse(req, res, fail);
+    if (!body) return;
 
     if (req.method !== 'POST' || target === undefined) {
       fail(new UnknownOperationError(`No operation is served at ${req.method ?? ''} ${rawPath}.`));

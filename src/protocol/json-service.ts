@@ -76,6 +76,23 @@ export class JsonService {
     }
   }
 
+  /**
+   * Runs one operation for a caller inside the server (the Jupyter server): the input is validated by the model
+   * as a request body would be, and the handler's typed output is returned; failures throw the service's errors.
+   */
+  async invoke<Op extends OperationName>(operation: Op, input: OperationTypes[Op]['input'], context: RequestContext): Promise<OperationTypes[Op]['output']> {
+    const decoded = this.decodeInput(operation, new TextEncoder().encode(JSON.stringify(input)));
+    const handler = this.handlers[operation] as OperationHandler<OperationName> | undefined;
+    if (!handler) throw this.unhandled(operation);
+    try {
+      return (await handler(decoded as never, context)) as OperationTypes[Op]['output'];
+    } catch (error) {
+      // A session on another node cannot be sent on from here: its caller gets the reason.
+      if (error instanceof ForwardToNode) throw new InternalServerError(error.message);
+      throw error;
+    }
+  }
+
   errorResponse(error: unknown, operation: string | undefined, context: RequestContext): JsonServiceResponse {
     let serviceError: ServiceError;
     if (error instanceof ServiceError) {

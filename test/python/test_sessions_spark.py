@@ -271,4 +271,4 @@ def test_a_matplotlib_figure_becomes_a_png_in_the_result_document(athena, s3, se
     assert base64.b64decode(pngs[0]).startswith(b'\x89PNG\r\n\x1a\n')
     # Figures are closed after each calculation: the next one has none.
     after = run(athena, session, 'len(plt.get_fignums())')
-    assert json.loads(read(s3, after['Result']['ResultS3Uri']))['outputs'] == [{'data': {'text/plain': '0'}}]
+    assert json.loads(read(s3, after['Result']['ResultS3Uri']))['outputs'] == [{'data': {'text/plain': '0'}, 'lastExpression': True}]
