@@ -48,8 +48,9 @@ try {
     const id = await page.locator('.cell.selected').getAttribute('data-cell-id');
     await page.keyboard.insertText('1+1');
     // In the page (this file is compiled without the DOM's types, so the page's code is a string): starts the
-    // clock at the key press and stops it when the cell's outputs show the value.
-    const elapsed = page.evaluate<number>(`new Promise((resolve) => {
+    // clock at the key press and stops it when the cell's outputs show the value. The watcher is in place
+    // before the key is pressed (the evaluation is awaited), and its result is read after.
+    await page.evaluate(`window.owletLatency = new Promise((resolve) => {
       const cell = document.querySelector('.cell[data-cell-id="${id}"]');
       let started = 0;
       document.addEventListener('keydown', () => { started = performance.now(); }, { capture: true, once: true });
@@ -61,7 +62,8 @@ try {
         }
       });
       watch.observe(cell, { subtree: true, childList: true, characterData: true });
-    })`);
+    }); undefined`);
+    const elapsed = page.evaluate<number>('window.owletLatency');
     await page.keyboard.press('Alt+Enter');
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => {
