@@ -5,6 +5,7 @@
 // test driver's round trips nor typing count.
 //
 //   node dist/bench/console-latency.js [--samples N] [--warmup N]
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CreateNotebookCommand,
@@ -13,7 +14,7 @@ import {
   StartSessionCommand,
 } from '@aws-sdk/client-athena';
 import { launchChromium } from '../test/console/browser.js';
-import { startOwletServer } from './owlet-server.js';
+import { RESULTS_DIR, startOwletServer } from './owlet-server.js';
 import { distribution, ms, saveJson, sleep } from './report.js';
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' } } });
@@ -35,6 +36,7 @@ try {
     if (Date.now() > deadline) throw new Error('the session did not become IDLE within 5 minutes');
     await sleep(200);
   }
+  console.log('the session is IDLE');
   const link = await athena.send(new CreatePresignedNotebookUrlCommand({ SessionId }));
   const page = await chromium.browser.newPage();
   await page.goto(link.NotebookUrl!);
@@ -46,8 +48,9 @@ try {
     const id = await page.locator('.cell.selected').getAttribute('data-cell-id');
     await page.keyboard.insertText('1+1');
     // In the page (this file is compiled without the DOM's types, so the page's code is a string): starts the
-    // clock at the key press and stops it when the cell's outputs show the value.
-    const elapsed = page.evaluate<number>(`new Promise((resolve) => {
+    // clock at the key press and stops it when the cell's outputs show the value. The watcher is in place
+    // before the key is pressed (the evaluation is awaited), and its result is read after.
+    await page.evaluate(`window.owletLatency = new Promise((resolve) => {
       const cell = document.querySelector('.cell[data-cell-id="${id}"]');
       let started = 0;
       document.addEventListener('keydown', () => { started = performance.now(); }, { capture: true, once: true });
@@ -59,9 +62,18 @@ try {
         }
       });
       watch.observe(cell, { subtree: true, childList: true, characterData: true });
-    })`);
+    }); undefined`);
+    const elapsed = page.evaluate<number>('window.owletLatency');
     await page.keyboard.press('Alt+Enter');
-    const value = await elapsed;
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`sample ${i}: no output within 2 minutes`)), 120_000);
+    });
+    const value = await Promise.race([elapsed, stuck]).catch(async (error: unknown) => {
+      await page.screenshot({ path: join(RESULTS_DIR, 'console-latency-stuck.png') });
+      throw error;
+    }).finally(() => clearTimeout(timer));
+    process.stdout.write(`${i < warmup ? 'warm-up' : 'sample'} ${i}: ${value.toFixed(0)} ms\n`);
     if (i >= warmup) measured.push(value);
     await page.locator(`.cell[data-cell-id="${id}"] .timing`, { hasText: 'ran in' }).waitFor({ timeout: 60_000 });
   }

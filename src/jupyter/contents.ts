@@ -121,7 +121,8 @@ export class NotebookContents {
     }
     if (!parsed) throw new JupyterHttpError(400, `${path} is not a notebook path: Owlet's notebooks are <workgroup>/<name>.ipynb.`);
     if (model.content === undefined || model.content === null) throw new JupyterHttpError(400, 'No notebook content was given.');
-    const payload = JSON.stringify(model.content);
+    // As Jupyter writes a notebook file (nbformat's writes: one-space indent, a final newline).
+    const payload = `${JSON.stringify(model.content, null, 1)}\n`;
     const existing = await this.find(path);
     if (existing) {
       const [active] = (await this.athena.call('ListNotebookSessions', { NotebookId: existing.NotebookId! })).NotebookSessionsList ?? [];

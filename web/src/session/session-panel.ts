@@ -34,6 +34,17 @@ export interface SessionPanelOptions {
 
 const REFRESH_MS = 3_000;
 
+/** How to reach the same server from VS Code and JupyterLab (docs/jupyter.md, "Using it"). */
+function otherClients(): HTMLElement {
+  const origin = location.origin;
+  return el('details', { class: 'other-clients' },
+    el('summary', {}, 'Open from VS Code or JupyterLab'),
+    el('p', {}, 'VS Code: Select Kernel → Existing Jupyter Server…, then enter'),
+    el('code', {}, `${origin}/?token=<your secret access key>`),
+    el('p', {}, 'JupyterLab 4, kernels on Owlet:'),
+    el('code', {}, `jupyter lab --gateway-url=${origin} --GatewayClient.auth_token=<your secret access key>`));
+}
+
 export class SessionPanel {
   readonly element = el('aside', { class: 'session-panel', 'aria-label': 'Session' });
   private session: GetSessionResponse | undefined;
@@ -63,7 +74,8 @@ export class SessionPanel {
           el('button', { type: 'button', onclick: () => void this.edit() }, 'Edit session'),
           el('button', { type: 'button', class: 'danger', onclick: () => void this.terminate() }, 'Terminate')),
         el('h3', {}, 'Details'), this.details,
-        el('h3', {}, 'Calculations'), this.calculations);
+        el('h3', {}, 'Calculations'), this.calculations,
+        otherClients());
     }
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
     setInterval(() => this.drawCountdown(), 1_000);
