@@ -13,12 +13,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import ACCOUNT_ID, REGION, ROOT, make_boto3_client
-from spark_sessions import ready_pooled_runner, run, wait_for
+from spark_sessions import SESSION_START_TIMEOUT_S, ready_pooled_runner, run, wait_for
 
 # Short enough that a test can watch a token expire; long enough for a client to start and query on a busy
 # machine (importing pyspark's Connect client takes seconds).
 TOKEN_SECONDS = 60
-READY_TIMEOUT_S = 180
+READY_TIMEOUT_S = SESSION_START_TIMEOUT_S
 CLIENT_TIMEOUT_S = 120
 PYTHON = str(ROOT / '.venv' / 'bin' / 'python')
 
