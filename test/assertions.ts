@@ -16,6 +16,13 @@ export async function eventually<T>(probe: () => Promise<T> | T, accept: (value:
   }
 }
 
+/**
+ * How long a test waits for a session on real PySpark to start: a deadline, not a measure of speed. A cold Spark
+ * start takes tens of seconds on a quiet 2-core machine and more than three minutes has been seen while other
+ * suites load it.
+ */
+export const SPARK_START_DEADLINE_MS = 600_000;
+
 /** Expects `promise` to reject with an error of `type` whose message is `message` (or matches it). */
 export async function rejectsWith(promise: Promise<unknown>, type: new (...args: never[]) => Error, message: string | RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {

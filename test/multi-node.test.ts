@@ -25,7 +25,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { killRunnersUnder } from '../bench/proc.js';
 import { type ServerProcess, startServerProcess } from '../bench/processes.js';
 import { projectRoot } from '../src/config/paths.js';
-import { eventually } from './assertions.js';
+import { eventually, SPARK_START_DEADLINE_MS } from './assertions.js';
 import { TEST_CREDENTIALS } from './harness.js';
 import { ThrowawayPostgres } from './support/postgres.js';
 
@@ -88,7 +88,7 @@ const state = async (athena: AthenaClient, id: string) => (await athena.send(new
 async function idleSession(through: AthenaClient, idleMinutes = 20): Promise<string> {
   const id = (await through.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {}, SessionIdleTimeoutInMinutes: idleMinutes })))
     .SessionId!;
-  await eventually(() => state(through, id), (s) => s === 'IDLE', `session ${id} IDLE`, 180_000);
+  await eventually(() => state(through, id), (s) => s === 'IDLE', `session ${id} IDLE`, SPARK_START_DEADLINE_MS);
   return id;
 }
 
@@ -98,11 +98,11 @@ async function calculate(through: AthenaClient, sessionId: string, code: string)
     () => through.send(new GetCalculationExecutionCommand({ CalculationExecutionId: id })),
     (c) => FINAL.includes(c.Status?.State ?? ''),
     `calculation ${id} to end`,
-    120_000,
+    300_000,
   );
 }
 
-describe('two server nodes on PostgreSQL, with real PySpark sessions', { timeout: 600_000 }, () => {
+describe('two server nodes on PostgreSQL, with real PySpark sessions', { timeout: 3 * SPARK_START_DEADLINE_MS }, () => {
   let pg: ThrowawayPostgres;
   let a: Node;
   let b: Node;

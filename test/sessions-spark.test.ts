@@ -13,11 +13,12 @@ import {
   TerminateSessionCommand,
 } from '@aws-sdk/client-athena';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SPARK_START_DEADLINE_MS } from './assertions.js';
 import { TEST_CREDENTIALS, type TestOwlet, startTestOwlet } from './harness.js';
 
 const FINAL = ['COMPLETED', 'FAILED', 'CANCELED'];
 
-describe('a session on real PySpark through @aws-sdk/client-athena', { timeout: 600_000 }, () => {
+describe('a session on real PySpark through @aws-sdk/client-athena', { timeout: 2 * SPARK_START_DEADLINE_MS }, () => {
   let owlet: TestOwlet;
   let athena: AthenaClient;
   let s3: S3Client;
@@ -47,7 +48,7 @@ describe('a session on real PySpark through @aws-sdk/client-athena', { timeout: 
     athena = owlet.client();
     s3 = new S3Client({ endpoint: owlet.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, forcePathStyle: true, maxAttempts: 1 });
     sessionId = (await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: { MaxConcurrentDpus: 2 } }))).SessionId!;
-    const deadline = Date.now() + 180_000;
+    const deadline = Date.now() + SPARK_START_DEADLINE_MS;
     while ((await sessionState()) !== 'IDLE') {
       assert.ok(Date.now() < deadline, `session stayed ${await sessionState()}`);
       await sleep(100);

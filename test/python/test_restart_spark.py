@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from owlet_clients import make_boto3_client
-from spark_sessions import STATE_CHANGE_TIMEOUT_S, runner_pid, stdout_of, wait_for, wait_group_gone
+from spark_sessions import SESSION_START_TIMEOUT_S, STATE_CHANGE_TIMEOUT_S, runner_pid, stdout_of, wait_for, wait_group_gone
 
 FINAL = ('COMPLETED', 'FAILED', 'CANCELED')
 
@@ -23,7 +23,7 @@ def test_a_calculation_running_when_the_server_stops_completes_after_a_restart(o
     root = first.root
     athena = make_boto3_client(first.endpoint)
     session_id = athena.start_session(WorkGroup='spark', EngineConfiguration={})['SessionId']
-    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'IDLE', 'IDLE', 180)
+    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'IDLE', 'IDLE', SESSION_START_TIMEOUT_S)
     calc = athena.start_calculation_execution(SessionId=session_id, CodeBlock='kept = 41')
     wait_for(
         lambda: athena.get_calculation_execution_status(CalculationExecutionId=calc['CalculationExecutionId'])['Status']['State'] in FINAL,
@@ -76,7 +76,7 @@ def test_a_session_runner_whose_server_never_comes_back_ends_itself_after_its_id
     root = first.root
     athena = make_boto3_client(first.endpoint)
     session_id = athena.start_session(WorkGroup='spark', EngineConfiguration={}, SessionIdleTimeoutInMinutes=2)['SessionId']
-    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'IDLE', 'IDLE', 180)
+    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'IDLE', 'IDLE', SESSION_START_TIMEOUT_S)
     pid = runner_pid(root, session_id)
     # The server goes while a calculation runs, so that its own idle reaper cannot have ended the session.
     running = athena.start_calculation_execution(SessionId=session_id, CodeBlock='import time\ntime.sleep(5)\nprint("done")')[

@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 
 from owlet_clients import ACCOUNT_ID, REGION, make_boto3_client
 from spark_connect_clients import client_pythons, run_client
-from spark_sessions import ready_pooled_runner, run, wait_for
+from spark_sessions import SESSION_START_TIMEOUT_S, ready_pooled_runner, run, wait_for
 
 # Short enough that a test can watch a token expire; long enough for a client to start and query on a busy
 # machine (importing pyspark's Connect client takes seconds).
 TOKEN_SECONDS = 60
-READY_TIMEOUT_S = 180
+READY_TIMEOUT_S = SESSION_START_TIMEOUT_S
 CLIENT_PYTHONS = client_pythons()
 
 # A Spark Connect client. Prints one JSON line: what it read, or the error its first call got.

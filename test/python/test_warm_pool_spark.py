@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from owlet_clients import make_boto3_client
-from spark_sessions import ready_pooled_runner, run, stdout_of, wait_for
+from spark_sessions import SESSION_START_TIMEOUT_S, ready_pooled_runner, run, stdout_of, wait_for
 
-READY_TIMEOUT_S = 180
+READY_TIMEOUT_S = SESSION_START_TIMEOUT_S
 
 
 def pooled_runners(root: Path) -> list[Path]:
