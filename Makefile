@@ -43,7 +43,9 @@ bench: build
 lock-python:
 	@python3 -m venv .tools/pip-tools && .tools/pip-tools/bin/pip install --quiet pip-tools && \
 	  .tools/pip-tools/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
-	  --no-emit-find-links --no-header --output-file requirements.lock requirements.in
+	  --no-emit-find-links --no-header --output-file requirements.lock requirements.in && \
+	  for runtime in runtimes/*/; do (cd $$runtime && ../../.tools/pip-tools/bin/pip-compile --quiet --generate-hashes \
+	    --strip-extras --no-emit-index-url --no-emit-find-links --no-header --output-file requirements.lock requirements.in); done
 
 clean:
 	rm -rf dist

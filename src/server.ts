@@ -14,6 +14,7 @@ import { NodeMembership } from './cluster/node-membership.js';
 import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
+import { DEFAULT_SPARK_RUNTIME } from './engine/runtimes.js';
 import { type SparkSettings, sparkLaunch } from './engine/spark-profile.js';
 import { LocalResultStore } from './results/local-result-store.js';
 import type { ResultStore } from './results/result-store.js';
@@ -121,7 +122,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       });
     const engine =
       options.engine ??
-      new LocalRunnerEngine({ python: join(projectRoot, '.venv', 'bin', 'python'), runnerPath: join(projectRoot, 'runner'), log });
+      new LocalRunnerEngine({ root: projectRoot, runnerPath: join(projectRoot, 'runner'), log });
     const spark: SparkSettings = { master: config.sparkMaster, driverMemory: config.driverMemory, ...config.sparkCluster };
     sessions = new SessionManager({
       store,
@@ -130,7 +131,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       log,
       now,
       sessionsDir: join(config.dataDir, 'sessions'),
-      pooledLaunch: sparkLaunch(spark, spark.master),
+      pooledLaunch: { ...sparkLaunch(spark, spark.master), runtime: DEFAULT_SPARK_RUNTIME.id },
       dpuCapacity: config.dpuCapacity,
       cancelDeadlineMs: config.cancelDeadlineMs,
       idleMinuteMs: config.idleMinuteMs,

@@ -75,6 +75,7 @@ class SessionConfig:
     log_level: str = DEFAULT_LOG_LEVEL
     spark_properties: dict[str, str] = field(default_factory=dict)
     work_group: str | None = None
+    runtime: RuntimeJars = field(default_factory=lambda: RuntimeJars())
 
     @classmethod
     def from_file(cls, path: str) -> SessionConfig:
@@ -101,6 +102,7 @@ class SessionConfig:
             log_level=_optional_string(document, "logLevel") or DEFAULT_LOG_LEVEL,
             spark_properties=property_values(properties),
             work_group=_optional_string(document, "workGroup") or None,
+            runtime=RuntimeJars.from_document(document.get("runtime") or {}),
         )
 
     def spark_settings(self) -> dict[str, str]:
@@ -117,7 +119,41 @@ class SessionConfig:
         plugins = [name.strip() for name in settings["spark.plugins"].split(",") if name.strip()]
         if CONNECT_PLUGIN not in plugins:
             settings["spark.plugins"] = ",".join([*plugins, CONNECT_PLUGIN])
+        # The runtime's jars come with the session's own, and its Connect token check cannot be turned off.
+        _extend(settings, "spark.driver.extraClassPath", self.runtime.driver_class_path, ":")
+        _extend(settings, "spark.jars", self.runtime.jars, ",")
+        if self.runtime.connect_interceptor:
+            _extend(settings, CONNECT_INTERCEPTORS, [self.runtime.connect_interceptor], ",")
         return settings
+
+
+CONNECT_INTERCEPTORS = "spark.connect.grpc.interceptor.classes"
+
+
+def _extend(settings: dict[str, str], key: str, values: list[str], separator: str) -> None:
+    own = [v for v in settings.get(key, "").split(separator) if v.strip()]
+    merged = [*values, *(v for v in own if v not in values)]
+    if merged:
+        settings[key] = separator.join(merged)
+
+
+@dataclass(frozen=True)
+class RuntimeJars:
+    """What the session's Spark runtime adds to its driver (config.json's ``runtime``, src/engine/runtimes.ts)."""
+
+    driver_class_path: list[str] = field(default_factory=list)
+    jars: list[str] = field(default_factory=list)
+    connect_interceptor: str | None = None
+
+    @classmethod
+    def from_document(cls, document: Any) -> RuntimeJars:
+        if not isinstance(document, dict):
+            raise SessionConfigError("config.json: runtime must be an object")
+        return cls(
+            driver_class_path=[str(p) for p in document.get("driverClassPath") or []],
+            jars=[str(p) for p in document.get("jars") or []],
+            connect_interceptor=_optional_string(document, "connectInterceptor"),
+        )
 
 
 def _optional_string(document: dict[str, Any], key: str) -> str | None:

@@ -369,7 +369,8 @@ export class SessionManager {
     // In local mode the coordinator runs the executors' work too: a session holds one DPU.
     const dpus = request.engineConfiguration.CoordinatorDpuSize ?? 1;
     return this.queue.run('admission', async () => {
-      const pooled = this.pool.take();
+      // The pool's runners run the pool's Spark runtime; a session of another engine version starts its own.
+      const pooled = (request.spark.runtime ?? '') === (this.o.pooledLaunch.runtime ?? '') ? this.pool.take() : undefined;
       // A pooled runner's DPU becomes the session's; otherwise the session needs room of its own, and a
       // pooled runner still starting gives its room up rather than have the session refused.
       if (!pooled) {

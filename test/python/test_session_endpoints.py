@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from owlet_clients import ACCOUNT_ID, REGION, ROOT, make_boto3_client
+from owlet_clients import ACCOUNT_ID, REGION, make_boto3_client, runtime_python
 from spark_sessions import ready_pooled_runner, run, wait_for
 
 # Short enough that a test can watch a token expire; long enough for a client to start and query on a busy
@@ -20,7 +20,8 @@ from spark_sessions import ready_pooled_runner, run, wait_for
 TOKEN_SECONDS = 60
 READY_TIMEOUT_S = 180
 CLIENT_TIMEOUT_S = 120
-PYTHON = str(ROOT / '.venv' / 'bin' / 'python')
+# The client of the session's engine version (the default one: Spark 3.5), as AWS documents pyspark[connect]==3.5.x.
+PYTHON = str(runtime_python())
 
 # A Spark Connect client. Prints one JSON line: what it read, or the error its first call got.
 CLIENT = r'''
