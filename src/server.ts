@@ -136,6 +136,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       cancelDeadlineMs: config.cancelDeadlineMs,
       idleMinuteMs: config.idleMinuteMs,
       warmPoolSize: config.warmPoolSize,
+      warmPoolSizes: config.warmPoolSizes,
       warmPoolShrinkAfterMs: config.warmPoolShrinkMinutes * 60_000,
       // Often enough that a session ends within a tenth of a minute of its timeout.
       reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),

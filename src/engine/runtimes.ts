@@ -136,3 +136,16 @@ export function runtimeInstallation(root: string, runtime: SparkRuntime, sparkPr
     jars: [...runtime.s3Jars, ...tableFormatsOf(sparkProperties).flatMap((f) => runtime.tableFormats[f] ?? [])].map(jar),
   };
 }
+
+/** Warm pool sizes by runtime, written `spark-4.1=1,spark-3.5=2` (OWLET_WARM_POOL_SIZES). */
+export function poolSizesFrom(text: string): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const item of text.split(',').map((i) => i.trim()).filter((i) => i !== '')) {
+    const [id, size] = item.split('=');
+    if (!SPARK_RUNTIMES.some((r) => r.id === id) || !/^\d+$/.test(size ?? '')) {
+      throw new Error(`OWLET_WARM_POOL_SIZES must list runtime=size pairs of ${SPARK_RUNTIMES.map((r) => r.id).join(', ')}, not '${item}'`);
+    }
+    sizes[id!] = Number(size);
+  }
+  return sizes;
+}

@@ -18,6 +18,8 @@ SPARK_4 = 'Apache Spark version 4.1'
 # The documented bound on StopCalculationExecution plus a margin for a loaded machine (test_sessions_spark.py).
 CANCEL_BOUND_S = 15
 CLIENT_TIMEOUT_S = 120
+# A table format's first write loads and compiles its classes: minutes on a loaded 2-core machine.
+FORMAT_CALCULATION_TIMEOUT_S = 600
 
 DELTA = {
     'spark.sql.extensions': 'io.delta.sql.DeltaSparkSessionExtension',
@@ -72,7 +74,7 @@ def start(athena, workgroup: str, properties: dict) -> str:
 
 
 def printed(athena, server, session_id: str, code: str) -> str:
-    calc = run(athena, session_id, code)
+    calc = run(athena, session_id, code, timeout=FORMAT_CALCULATION_TIMEOUT_S)
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
     return stdout_of(server.root, calc).strip()
 

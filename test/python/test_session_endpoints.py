@@ -3,6 +3,7 @@
 # One session, taken from the warm pool, serves the tests of this module, which run in file order: the last
 # ones wait for a token to expire, then terminate the session.
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -13,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from owlet_clients import ACCOUNT_ID, REGION, make_boto3_client, runtime_python
-from spark_sessions import ready_pooled_runner, run, wait_for
+from spark_sessions import ready_pooled_runner, run, stdout_of, wait_for
 
 # Short enough that a test can watch a token expire; long enough for a client to start and query on a busy
 # machine (importing pyspark's Connect client takes seconds).
@@ -39,7 +40,7 @@ try:
     spark.sql("SELECT * FROM calculation_only").collect()
     plain = "visible"
 except Exception as error:
-    plain = getattr(error, "getCondition", lambda: type(error).__name__)()
+    plain = getattr(error, "getErrorClass", lambda: type(error).__name__)()
 spark.range(3).createOrReplaceGlobalTempView("from_connect")
 print(json.dumps({"ids": ids, "plain": plain, "version": spark.version}))
 spark.stop()
@@ -129,10 +130,34 @@ def test_a_spark_connect_client_reads_a_global_temp_view_of_a_calculation(athena
     assert code == 0, answer
     assert answer['ids'] == [0, 1, 2, 3, 4]
     assert answer['plain'] == 'TABLE_OR_VIEW_NOT_FOUND'
-    assert answer['version'].startswith('4.')
+    assert answer['version'] == '3.5.7'
     # And back: what the client made is there for the next calculation.
     seen = run(athena, session['id'], 'print(spark.sql("SELECT count(*) AS n FROM global_temp.from_connect").first().n)')
     assert seen['Status']['State'] == 'COMPLETED', seen['Status']
+
+
+# Run as a calculation of another session: a Spark Connect client straight to the first session's driver,
+# skipping Owlet's proxy, first with no token, then with a made-up one.
+REACH_OTHER_DRIVER = r'''
+import subprocess, sys
+client = "from pyspark.sql import SparkSession; import sys; print(SparkSession.builder.remote(sys.argv[1]).getOrCreate().range(1).count())"
+for url in ("sc://127.0.0.1:{port}", "sc://127.0.0.1:{port}/;authorization=Bearer%20guessed"):
+    done = subprocess.run([sys.executable, "-c", client, url], capture_output=True, text=True, timeout=90)
+    print("exit", done.returncode, "UNAUTHENTICATED" in done.stderr)
+'''
+
+
+def test_code_in_another_session_cannot_reach_the_driver_without_the_proxy(server, athena, session):
+    log = (server.root / 'data' / 'sessions' / session['id'] / 'session.log').read_text(errors='replace')
+    port = int(re.search(r'Spark Connect on port (\d+)', log).group(1))
+    wait_for(lambda: ready_pooled_runner(server.root), 'a ready pooled runner', READY_TIMEOUT_S)
+    other = athena.start_session(WorkGroup='spark', EngineConfiguration={'MaxConcurrentDpus': 2})['SessionId']
+    try:
+        calc = run(athena, other, REACH_OTHER_DRIVER.replace('{port}', str(port)), timeout=300)
+        assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+        assert stdout_of(server.root, calc).split('\n')[:2] == ['exit 1 True', 'exit 1 True']
+    finally:
+        athena.terminate_session(SessionId=other)
 
 
 @pytest.mark.parametrize(
