@@ -301,7 +301,7 @@ def apply_runtime_properties(
     if refused:
         return [], refused
 
-    previous = dict(spark.conf.getAll)
+    previous = _session_settings(spark)
     changed: list[str] = []
     for key in settable:
         try:
@@ -320,6 +320,14 @@ def apply_runtime_properties(
                 log.warning("cannot restore %s after a refused configure", key, exc_info=True)
         return [], refused
     return [key for key in properties if key in unchanged or key in changed], []
+
+
+def _session_settings(spark: SparkSession) -> dict[str, str]:
+    """The settings of the session that are set (not left at their defaults). Spark 4's RuntimeConfig has getAll;
+    on Spark 3.5 a plain SET lists them (a command run on the driver, no job)."""
+    if hasattr(spark.conf, "getAll"):
+        return dict(spark.conf.getAll)
+    return {row.key: row.value for row in spark.sql("SET").collect()}
 
 
 def _why_not_modifiable(spark: SparkSession, key: str) -> str:

@@ -27,6 +27,8 @@ RUNTIME = os.environ.get("OWLET_TEST_RUNTIME", "spark-3.5")
 _RUNTIMES = RUNNER_PACKAGE_PARENT.parent / ".runtimes"
 _PROJECT_PYTHON = _RUNTIMES / RUNTIME / "venv" / "bin" / "python"
 RUNNER_PYTHON = str(_PROJECT_PYTHON) if _PROJECT_PYTHON.exists() else sys.executable
+# The Spark each runtime runs (src/engine/runtimes.ts).
+SPARK_VERSION = {"spark-3.5": "3.5.7", "spark-4.1": "4.1.4"}[RUNTIME]
 
 
 def runtime_config() -> dict[str, Any]:

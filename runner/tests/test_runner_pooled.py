@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from runner_harness import Event, RunnerProcess
+from runner_harness import SPARK_VERSION, Event, RunnerProcess
 
 SESSION_ID = "pooled-session-1"
 
@@ -138,7 +138,7 @@ def test_the_magics_know_the_session(runner: RunnerProcess) -> None:
         f"Session ID: {SESSION_ID}",
         "State: BUSY",
         "Workgroup: primary",
-        "Spark version: 4.3.0",
+        f"Spark version: {SPARK_VERSION}",
     ]
     assert lines[5].startswith("Session start time: ") and lines[5].endswith(" UTC")
 
