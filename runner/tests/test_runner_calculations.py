@@ -150,7 +150,8 @@ def test_a_spark_error_shows_the_traceback_without_sparks_own_log_lines(runner: 
     # PySpark 4 logs such errors as JSON with the JVM stack trace; that belongs in the session log.
     spark_log_line = '"logger": "DataFrameQueryContextLogger"'
     assert spark_log_line not in calculation.stderr
-    assert spark_log_line in runner.log_path.read_text(encoding="utf-8", errors="replace")
+    if not SPARK_VERSION.startswith("3."):  # PySpark 3.5 has no such logger
+        assert spark_log_line in runner.log_path.read_text(encoding="utf-8", errors="replace")
 
 
 def test_system_exit_fails_the_calculation_but_not_the_session(runner: RunnerProcess) -> None:

@@ -30,6 +30,10 @@ UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
   NULL, NULL, NULL, NULL, 2
 """
+SPARK_3 = SPARK_VERSION.startswith("3.")
+if SPARK_3:
+    # Spark 3.5 has no VARIANT type (PARSE_JSON came with Spark 4.0).
+    TYPED_ROWS_SQL = TYPED_ROWS_SQL.replace(""" PARSE_JSON('{"a":1}') AS v,""", "").replace("NULL, NULL, 2", "NULL, 2")
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +115,7 @@ def test_a_dataframes_text_is_what_show_prints_for_every_kind_of_value(runner: R
     assert document["schema"][names.index("dec")] == {"name": "dec", "type": "decimal(20,2)"}
     assert document["schema"][names.index("m")] == {"name": "m", "type": "map<string,int>"}
     values = dict(zip(names[:-1], document["rows"][0]))
-    assert values == {
+    expected = {
         "i": 1,
         "d": -2.5,
         "big": 12345678.9,
@@ -135,6 +139,9 @@ def test_a_dataframes_text_is_what_show_prints_for_every_kind_of_value(runner: R
         "ym": "INTERVAL '1-2' YEAR TO MONTH",
         "v": {"a": 1},
     }
+    if SPARK_3:
+        del expected["v"]
+    assert values == expected
     assert document["rows"][0][-1] == 1
     assert document["rows"][1] == [None] * (len(names) - 1) + [2]
 
@@ -142,7 +149,8 @@ def test_a_dataframes_text_is_what_show_prints_for_every_kind_of_value(runner: R
 def test_a_large_dataframe_is_capped_and_says_so(runner: RunnerProcess) -> None:
     calculation = completed(runner, "large = spark.range(1005)\nlarge.show(1000)\nlarge")
     [table] = outputs(calculation)
-    assert calculation.stdout == table["text/plain"] + "\n"
+    # Spark 3.5's show() ends its footer with a newline of its own, which print doubles.
+    assert calculation.stdout == table["text/plain"] + ("\n\n" if SPARK_3 else "\n")
     assert table["text/plain"].endswith("|999|\n+---+\nonly showing top 1000 rows")
     assert table["text/html"].endswith("<tr><td>999</td></tr>\n</table>\n<p>only showing top 1000 rows</p>\n")
     document = table["application/json"]

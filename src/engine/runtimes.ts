@@ -133,7 +133,9 @@ export function runtimeInstallation(root: string, runtime: SparkRuntime, sparkPr
   return {
     python: join(root, '.runtimes', runtime.id, 'venv', 'bin', 'python'),
     driverClassPath: runtime.driverJars.map(jar),
-    jars: [...runtime.s3Jars, ...tableFormatsOf(sparkProperties).flatMap((f) => runtime.tableFormats[f] ?? [])].map(jar),
+    // Executors instantiate every spark.plugins class too (the Connect plugin among them), so the driver's jars
+    // go to them as well.
+    jars: [...runtime.driverJars, ...runtime.s3Jars, ...tableFormatsOf(sparkProperties).flatMap((f) => runtime.tableFormats[f] ?? [])].map(jar),
   };
 }
 
