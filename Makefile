@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := source scripts/env.sh &&
 
-.PHONY: help setup setup-test build run test test-node test-python generate check-generated bench lock-python clean
+.PHONY: help setup setup-test build run test test-node test-python generate check-generated bench lock-python lock-runtimes clean
 
 help:
 	@echo "make run      install what is needed, build, and start the server with the embedded defaults"
@@ -42,10 +42,19 @@ generate: build
 bench: build
 	@$(ENV) node dist/bench/run.js
 
-lock-python:
-	@python3 -m venv .tools/pip-tools && .tools/pip-tools/bin/pip install --quiet pip-tools && \
-	  .tools/pip-tools/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
-	  --no-emit-find-links --no-header --output-file requirements.lock requirements.in
+PIP_COMPILE := .tools/pip-tools/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+  --no-emit-find-links --no-header
+
+.tools/pip-tools/bin/pip-compile:
+	@python3 -m venv .tools/pip-tools && .tools/pip-tools/bin/pip install --quiet pip-tools
+
+# The tools' environment (.venv). Each Spark runtime's environment is locked by `make lock-runtimes`, which
+# takes far longer: pip-compile downloads every candidate pyspark source archive it considers.
+lock-python: .tools/pip-tools/bin/pip-compile
+	@$(PIP_COMPILE) --output-file requirements.lock requirements.in
+
+lock-runtimes: .tools/pip-tools/bin/pip-compile
+	@for runtime in runtimes/*/; do (cd $$runtime && ../../$(PIP_COMPILE) --output-file requirements.lock requirements.in); done
 
 clean:
 	rm -rf dist

@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { AthenaClient, type AthenaClientConfig } from '@aws-sdk/client-athena';
 import { killRunnersUnder, runnersUnder } from './proc.js';
 import { onInterrupt, type ServerProcess, startServerProcess } from './processes.js';
+import { DEFAULT_SPARK_RUNTIME } from '../src/engine/runtimes.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const OWLET_MAIN = join(ROOT, 'dist/src/cli/main.js');
-export const PYTHON = join(ROOT, '.venv/bin/python');
+// The default engine's PySpark (src/engine/runtimes.ts), for the bare-Spark baseline.
+export const PYTHON = join(ROOT, '.runtimes', DEFAULT_SPARK_RUNTIME.id, 'venv/bin/python');
 export const RESULTS_DIR = join(ROOT, 'bench/results');
 
 export const CREDENTIALS = { accessKeyId: 'AKIDOWLETBENCH000001', secretAccessKey: 'owlet-bench-secret-key-000000000000000000' };

@@ -55,3 +55,6 @@ if ! fresh venv requirements.lock || [ ! -x .venv/bin/python ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
   stamp venv requirements.lock
 fi
+
+# --- Spark runtimes: one virtualenv and the jars per engine's Spark (docs/engines.md) ----------------------
+bash scripts/install-runtimes.sh

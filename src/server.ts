@@ -17,6 +17,7 @@ import { SparkConnectProxy } from './connect/spark-connect-proxy.js';
 import { connectTlsIdentity } from './connect/tls-identity.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
+import { DEFAULT_SPARK_RUNTIME } from './engine/runtimes.js';
 import { type SparkSettings, sparkLaunch } from './engine/spark-profile.js';
 import { importResultFolders } from './objects/import-result-folders.js';
 import type { ObjectStore } from './objects/object-store.js';
@@ -136,7 +137,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       });
     const engine =
       options.engine ??
-      new LocalRunnerEngine({ python: join(projectRoot, '.venv', 'bin', 'python'), runnerPath: join(projectRoot, 'runner'), log });
+      new LocalRunnerEngine({ root: projectRoot, runnerPath: join(projectRoot, 'runner'), log });
     const spark: SparkSettings = { master: config.sparkMaster, driverMemory: config.driverMemory, ...config.sparkCluster };
     sessions = new SessionManager({
       store,
@@ -145,11 +146,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       log,
       now,
       sessionsDir: join(config.dataDir, 'sessions'),
-      pooledLaunch: sparkLaunch(spark, spark.master),
+      pooledLaunch: { ...sparkLaunch(spark, spark.master), runtime: DEFAULT_SPARK_RUNTIME.id },
       dpuCapacity: config.dpuCapacity,
       cancelDeadlineMs: config.cancelDeadlineMs,
       idleMinuteMs: config.idleMinuteMs,
       warmPoolSize: config.warmPoolSize,
+      warmPoolSizes: config.warmPoolSizes,
       warmPoolShrinkAfterMs: config.warmPoolShrinkMinutes * 60_000,
       // Often enough that a session ends within a tenth of a minute of its timeout.
       reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),

@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -160,7 +160,23 @@ class CalculationCanceller:
             except Exception:  # noqa: BLE001
                 log.warning("cancelJobGroup for calculation %s failed", calculation_id, exc_info=True)
         try:
-            spark.interruptTag(job_tag)
+            if _spark_3(spark):
+                spark.sparkContext.cancelJobsWithTag(job_tag)
+            else:
+                spark.interruptTag(job_tag)
         except Exception:  # noqa: BLE001
-            log.warning("interruptTag for calculation %s failed", calculation_id, exc_info=True)
+            log.warning("cancelling the jobs tagged for calculation %s failed", calculation_id, exc_info=True)
         return future_jobs_cancelled
+
+
+def _spark_3(spark: Any) -> bool:
+    return str(spark.version).startswith("3.")
+
+
+def tag_jobs(spark: Any, job_tag: str) -> None:
+    """Tags the jobs the calculation starts. PySpark 3.5's classic SparkSession has tags only for Spark Connect
+    (its addTag is Connect's); its SparkContext has job tags of its own (addJobTag, since 3.5)."""
+    if _spark_3(spark):
+        spark.sparkContext.addJobTag(job_tag)
+    else:
+        spark.addTag(job_tag)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from owlet_runner import child_processes, driver_exit, figures
 from owlet_runner.calculation_files import CalculationFiles
-from owlet_runner.cancellation import CalculationCanceller, InterruptGate
+from owlet_runner.cancellation import CalculationCanceller, InterruptGate, tag_jobs
 from owlet_runner.execution import CodeExecutor, create_session_namespace, exception_line, format_user_traceback
 from owlet_runner.magics import SessionInfo, SessionMagics
 from owlet_runner.output_capture import (
@@ -617,7 +617,7 @@ class SessionRunner:
             # The Spark UI shows the description beside each job: which session and calculation it belongs to.
             description = f"calculation {calculation.id}" + (f" of session {session_id}" if session_id else "")
             spark.sparkContext.setJobGroup(calculation.id, description, interruptOnCancel=True)
-            spark.addTag(calculation.job_tag)
+            tag_jobs(spark, calculation.job_tag)
             self._poller.track(calculation.id)
             with CalculationOutputCapture(self._output, files.stdout_path, files.stderr_path) as capture:
                 started_at = time.monotonic()

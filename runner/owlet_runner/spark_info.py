@@ -65,6 +65,8 @@ def connect_port(spark: SparkSession) -> int:
     assert jvm is not None
     # SparkConnectService is a Scala object; its class has no static forwarder for localPort.
     service = getattr(getattr(jvm.org.apache.spark.sql.connect.service, "SparkConnectService$"), "MODULE$")
-    if not service.started():
+    # Spark 4's service says whether it started; Spark 3.5's has only its server, null until it starts.
+    started = service.server() is not None if spark.version.startswith("3.") else service.started()
+    if not started:
         raise RuntimeError("Spark Connect's server did not start in this driver (spark.plugins without its plugin?)")
     return int(service.localPort())

@@ -86,6 +86,7 @@ class SessionConfig:
     work_group: str | None = None
     # The session's idle timeout in seconds: with no server attached, the runner ends itself once it has passed.
     idle_timeout_seconds: float | None = None
+    runtime: RuntimeJars = field(default_factory=lambda: RuntimeJars())
 
     @classmethod
     def from_file(cls, path: str) -> SessionConfig:
@@ -113,6 +114,7 @@ class SessionConfig:
             log_level=_optional_string(document, "logLevel") or DEFAULT_LOG_LEVEL,
             spark_properties=property_values(properties),
             work_group=_optional_string(document, "workGroup") or None,
+            runtime=RuntimeJars.from_document(document.get("runtime") or {}),
         )
 
     def spark_settings(self) -> dict[str, str]:
@@ -129,7 +131,41 @@ class SessionConfig:
         plugins = [name.strip() for name in settings["spark.plugins"].split(",") if name.strip()]
         if CONNECT_PLUGIN not in plugins:
             settings["spark.plugins"] = ",".join([*plugins, CONNECT_PLUGIN])
+        # The runtime's jars come with the session's own, and its Connect token check cannot be turned off.
+        _extend(settings, "spark.driver.extraClassPath", self.runtime.driver_class_path, ":")
+        _extend(settings, "spark.jars", self.runtime.jars, ",")
+        if self.runtime.connect_interceptor:
+            _extend(settings, CONNECT_INTERCEPTORS, [self.runtime.connect_interceptor], ",")
         return settings
+
+
+CONNECT_INTERCEPTORS = "spark.connect.grpc.interceptor.classes"
+
+
+def _extend(settings: dict[str, str], key: str, values: list[str], separator: str) -> None:
+    own = [v for v in settings.get(key, "").split(separator) if v.strip()]
+    merged = [*values, *(v for v in own if v not in values)]
+    if merged:
+        settings[key] = separator.join(merged)
+
+
+@dataclass(frozen=True)
+class RuntimeJars:
+    """What the session's Spark runtime adds to its driver (config.json's ``runtime``, src/engine/runtimes.ts)."""
+
+    driver_class_path: list[str] = field(default_factory=list)
+    jars: list[str] = field(default_factory=list)
+    connect_interceptor: str | None = None
+
+    @classmethod
+    def from_document(cls, document: Any) -> RuntimeJars:
+        if not isinstance(document, dict):
+            raise SessionConfigError("config.json: runtime must be an object")
+        return cls(
+            driver_class_path=[str(p) for p in document.get("driverClassPath") or []],
+            jars=[str(p) for p in document.get("jars") or []],
+            connect_interceptor=_optional_string(document, "connectInterceptor"),
+        )
 
 
 def _optional_string(document: dict[str, Any], key: str) -> str | None:
@@ -277,7 +313,7 @@ def apply_runtime_properties(
     if refused:
         return [], refused
 
-    previous = dict(spark.conf.getAll)
+    previous = _session_settings(spark)
     changed: list[str] = []
     for key in settable:
         try:
@@ -296,6 +332,14 @@ def apply_runtime_properties(
                 log.warning("cannot restore %s after a refused configure", key, exc_info=True)
         return [], refused
     return [key for key in properties if key in unchanged or key in changed], []
+
+
+def _session_settings(spark: SparkSession) -> dict[str, str]:
+    """The settings of the session that are set (not left at their defaults). Spark 4's RuntimeConfig has getAll;
+    on Spark 3.5 a plain SET lists them (a command run on the driver, no job)."""
+    if hasattr(spark.conf, "getAll"):
+        return dict(spark.conf.getAll)
+    return {row.key: row.value for row in spark.sql("SET").collect()}
 
 
 def _why_not_modifiable(spark: SparkSession, key: str) -> str:

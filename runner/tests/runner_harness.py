@@ -21,9 +21,28 @@ from pathlib import Path
 from typing import Any, Callable
 
 RUNNER_PACKAGE_PARENT = Path(__file__).resolve().parents[1]
-# The project's virtualenv has pyspark; the interpreter running pytest is the fallback.
-_PROJECT_PYTHON = RUNNER_PACKAGE_PARENT.parent / ".venv" / "bin" / "python"
+# The runner runs in a Spark runtime's virtualenv (scripts/install-runtimes.sh): the default one, Spark 3.5,
+# unless OWLET_TEST_RUNTIME names another; the interpreter running pytest is the fallback.
+RUNTIME = os.environ.get("OWLET_TEST_RUNTIME", "spark-3.5")
+_RUNTIMES = RUNNER_PACKAGE_PARENT.parent / ".runtimes"
+_PROJECT_PYTHON = _RUNTIMES / RUNTIME / "venv" / "bin" / "python"
 RUNNER_PYTHON = str(_PROJECT_PYTHON) if _PROJECT_PYTHON.exists() else sys.executable
+# The Spark each runtime runs (src/engine/runtimes.ts).
+SPARK_VERSION = {"spark-3.5": "3.5.7", "spark-4.1": "4.1.4"}[RUNTIME]
+
+
+def runtime_config() -> dict[str, Any]:
+    """config.json's ``runtime`` as the server writes it for a session without table formats
+    (src/engine/runtimes.ts): Spark 3.5's driver gets the Connect server jar and Owlet's token check."""
+    if RUNTIME != "spark-3.5":
+        return {"id": RUNTIME}
+    jars = _RUNTIMES / "jars"
+    return {
+        "id": RUNTIME,
+        "driverClassPath": [str(p) for p in sorted(jars.glob("spark-connect_2.12-3.5.*.jar"))]
+        + [str(jars / "owlet-connect-token-3.5.jar")],
+        "connectInterceptor": "owlet.connect.TokenInterceptor",
+    }
 # A cold SparkSession start takes 10-30 s here when the machine is busy; leave room for worse.
 READY_TIMEOUT = 240.0
 CALCULATION_TIMEOUT = 120.0
@@ -321,6 +340,7 @@ def session_config(**overrides: Any) -> dict[str, Any]:
         "driverMemory": "1g",
         "appName": "owlet-runner-tests",
         "logLevel": "WARN",
+        "runtime": runtime_config(),
     }
     config.update(overrides)
     return config

@@ -15,9 +15,14 @@ from typing import Any, Callable
 
 import pytest
 
-from runner_harness import READY_TIMEOUT, RunnerProcess
+from runner_harness import READY_TIMEOUT, SPARK_VERSION, RunnerProcess
 
-MASTER_ERROR = "org.apache.spark.SparkException: Master must either be yarn or start with spark, k8s, or local"
+# Spark 3.5 still names Mesos, which Spark 4 dropped.
+MASTER_ERROR = (
+    "org.apache.spark.SparkException: Master must either be yarn or start with spark, "
+    + ("mesos, " if SPARK_VERSION.startswith("3.") else "")
+    + "k8s, or local"
+)
 
 
 def leave_a_stale_socket(session_dir: Path) -> None:

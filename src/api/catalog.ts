@@ -12,7 +12,7 @@ export interface EngineVersionInfo {
 
 /**
  * The engine versions a workgroup can select. The two Spark versions are Athena's (spec/athena-api.md
- * §3.5); Owlet runs both on the PySpark it installs. The SQL versions are listed because workgroups may
+ * §3.5), both run on Spark 3.5, and Owlet adds one for Spark 4; src/engine/runtimes.ts says which Spark each runs. The SQL versions are listed because workgroups may
  * be SQL workgroups (the `primary` one is), though Owlet runs no SQL queries.
  */
 export const ENGINE_VERSIONS: readonly EngineVersionInfo[] = [
@@ -20,6 +20,8 @@ export const ENGINE_VERSIONS: readonly EngineVersionInfo[] = [
   { selected: 'Athena engine version 3', effective: 'Athena engine version 3', spark: false },
   { selected: 'PySpark engine version 3', effective: 'PySpark engine version 3', spark: true },
   { selected: 'Apache Spark version 3.5', effective: 'Apache Spark version 3.5', spark: true },
+  // Owlet's own Spark 4 engine (src/engine/runtimes.ts, docs/engines.md).
+  { selected: 'Apache Spark version 4.1', effective: 'Apache Spark version 4.1', spark: true },
 ];
 
 export function engineVersionInfo(selected: string): EngineVersionInfo | undefined {

@@ -29,6 +29,7 @@ import {
 import { ACTIVE_SESSION_STATES } from '../sessions/states.js';
 import { CorruptRecordError, type StateStore } from '../store/state-store.js';
 import { engineVersionInfo, toEngineVersion } from './catalog.js';
+import { FORMAT_NAMES, runtimeOfEngineVersion, unsupportedFormat } from '../engine/runtimes.js';
 import { IdempotentRequests } from './idempotency.js';
 import { startNotebookSession } from './notebooks.js';
 import { decodeNextToken, encodeNextToken } from './pagination.js';
@@ -133,10 +134,18 @@ export function sessionHandlers({ store, sessions, spark }: SessionHandlerDeps):
           if (notebookId !== undefined && !(await store.get('notebook', notebookId))) {
             throw new InvalidRequestError(`Notebook ${notebookId} is not found.`);
           }
-          const launch = sparkLaunch(spark, workGroupMaster(spark, wg), input.EngineConfiguration);
+          const engineVersion = wg.Configuration.EngineVersion?.EffectiveEngineVersion ?? 'PySpark engine version 3';
+          const runtime = runtimeOfEngineVersion(engineVersion);
+          const missingFormat = unsupportedFormat(runtime, input.EngineConfiguration.SparkProperties ?? {});
+          if (missingFormat !== undefined) {
+            throw new InvalidRequestError(
+              `The SparkProperties turn on ${FORMAT_NAMES[missingFormat]}, which has no build for ${engineVersion} (Spark ${runtime.sparkVersion}). Choose another engine version for the workgroup, or remove these properties.`,
+            );
+          }
+          const launch = { ...sparkLaunch(spark, workGroupMaster(spark, wg), input.EngineConfiguration), runtime: runtime.id };
           const start = () => sessions.startSession({
             workGroup: wg.Name,
-            engineVersion: wg.Configuration.EngineVersion?.EffectiveEngineVersion ?? 'PySpark engine version 3',
+            engineVersion,
             outputLocation: wg.Configuration.ResultConfiguration?.OutputLocation ?? `s3://owlet-results/${wg.Name}/`,
             description: input.Description,
             engineConfiguration: input.EngineConfiguration,

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Credentials } from '../protocol/sigv4.js';
 import { DEFAULT_SPARK_CLUSTER, dpuMemorySplit, masterKind, type SparkClusterSettings } from '../engine/spark-profile.js';
+import { poolSizesFrom } from '../engine/runtimes.js';
 
 export interface OwletConfig {
   host: string;
@@ -33,6 +34,8 @@ export interface OwletConfig {
   cancelDeadlineMs: number;
   /** Runners kept started for new sessions; 0 turns the warm pool off. */
   warmPoolSize: number;
+  /** Runners kept started for the other Spark runtimes, by runtime id (OWLET_WARM_POOL_SIZES=spark-4.1=1). */
+  warmPoolSizes?: Record<string, number>;
   /** The warm pool empties itself after this many minutes without a StartSession. */
   warmPoolShrinkMinutes: number;
   /** The Spark Connect proxy's port (0: a free one), the port GetSessionEndpoint's EndpointUrl names. */
@@ -254,6 +257,7 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     idleMinuteMs: numberFrom(env, 'OWLET_IDLE_MINUTE_MS', DEFAULTS.idleMinuteMs, { min: 1 }),
     cancelDeadlineMs: numberFrom(env, 'OWLET_CANCEL_DEADLINE_MS', DEFAULTS.cancelDeadlineMs, { min: 1 }),
     warmPoolSize: numberFrom(env, 'OWLET_WARM_POOL_SIZE', DEFAULTS.warmPoolSize),
+    warmPoolSizes: poolSizesFrom(env.OWLET_WARM_POOL_SIZES ?? ''),
     warmPoolShrinkMinutes: numberFrom(env, 'OWLET_WARM_POOL_SHRINK_MINUTES', DEFAULTS.warmPoolShrinkMinutes, { integer: false }),
     ...connectSettings(env, host),
     terminateSessionsOnExit:

@@ -13,6 +13,8 @@ export interface RunnerLaunch {
   /** The driver's heap, as Spark writes it (`1g`). */
   driverMemory: string;
   sparkProperties: Record<string, string>;
+  /** The Spark runtime the runner runs (src/engine/runtimes.ts); the default runtime when absent. */
+  runtime?: string;
   /** The session's workgroup, for what the session shows of itself (`%status`). */
   workGroup?: string;
   /**

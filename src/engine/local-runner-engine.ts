@@ -1,4 +1,4 @@
-// Runners as processes on this machine: `python -m owlet_runner` from the project's virtualenv, one per
+// Runners as processes on this machine: `python -m owlet_runner` from their Spark runtime's virtualenv, one per
 // session, in a process group of its own (so that its Spark JVM can be killed with it), speaking the
 // protocol of docs/runner-protocol.md over a Unix socket in the session's directory.
 import { spawn } from 'node:child_process';
@@ -20,10 +20,11 @@ import type {
   RunningCalculation,
   SparkExecutor,
 } from './engine.js';
+import { runtimeById, runtimeInstallation } from './runtimes.js';
 
 export interface LocalRunnerEngineOptions {
-  /** The Python that has pyspark (the project's .venv/bin/python). */
-  python: string;
+  /** The checkout, whose .runtimes/ holds each Spark runtime's Python and jars (scripts/install-runtimes.sh). */
+  root: string;
   /** The folder holding the `owlet_runner` package. */
   runnerPath: string;
   log: Logger;
@@ -407,6 +408,8 @@ export class LocalRunnerEngine implements EngineAdapter {
 
   async launch(launch: RunnerLaunch, onEvent: RunnerEventListener): Promise<Runner> {
     mkdirSync(launch.sessionDir, { recursive: true, mode: 0o700 });
+    const runtime = runtimeById(launch.runtime);
+    const installed = runtimeInstallation(this.o.root, runtime, launch.sparkProperties);
     const secret = randomBytes(32).toString('hex');
     writeFileSync(join(launch.sessionDir, 'secret'), secret, { mode: 0o600 });
     writeFileSync(
@@ -416,14 +419,20 @@ export class LocalRunnerEngine implements EngineAdapter {
         ...(launch.workGroup ? { workGroup: launch.workGroup } : {}),
         master: launch.master,
         driverMemory: launch.driverMemory,
-        sparkProperties: launch.sparkProperties,
+        sparkProperties: { ...runtime.sparkDefaults, ...launch.sparkProperties },
         ...(launch.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: launch.idleTimeoutMs }),
+        runtime: {
+          id: runtime.id,
+          driverClassPath: installed.driverClassPath,
+          jars: installed.jars,
+          ...(runtime.connectInterceptor ? { connectInterceptor: runtime.connectInterceptor } : {}),
+        },
         appName: launch.sessionId ? `owlet-${launch.sessionId}` : 'owlet-session',
         logLevel: this.o.sparkLogLevel ?? 'WARN',
       }),
     );
     const log = openSync(join(launch.sessionDir, 'session.log'), 'a');
-    const child = spawn(this.o.python, ['-m', 'owlet_runner', '--session-dir', launch.sessionDir], {
+    const child = spawn(installed.python, ['-m', 'owlet_runner', '--session-dir', launch.sessionDir], {
       cwd: launch.sessionDir,
       detached: true,
       stdio: ['ignore', log, log],

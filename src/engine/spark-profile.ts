@@ -48,7 +48,7 @@ export interface SparkSettings extends SparkClusterSettings {
 }
 
 /** The Spark part of a runner's launch. */
-export type SparkLaunch = Pick<RunnerLaunch, 'master' | 'driverMemory' | 'sparkProperties'>;
+export type SparkLaunch = Pick<RunnerLaunch, 'master' | 'driverMemory' | 'sparkProperties' | 'runtime'>;
 
 /** Athena's DPU: "4 vCPUs of compute capacity and 16 GB of memory" (spec/athena-behaviour.md §4). */
 export const DEFAULT_SPARK_CLUSTER: SparkClusterSettings = {

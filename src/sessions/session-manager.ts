@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { CalculationExecutionState, ExecutorState, ExecutorType, SessionState } from '../generated/athena-model.js';
 import type { CalculationOutcome, DriverInfo, EndedIdle, EngineAdapter, Runner, RunnerEvent, SparkConnectServer } from '../engine/engine.js';
 import { type SparkLaunch, settingsToHold } from '../engine/spark-profile.js';
-import { WarmPool } from './warm-pool.js';
+import { WarmPools } from './warm-pool.js';
+import { DEFAULT_SPARK_RUNTIME } from '../engine/runtimes.js';
 import { joinKey, parseS3Uri, type ResultStore, s3Uri } from '../results/result-store.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import type { StateStore, StoredRecord } from '../store/state-store.js';
@@ -77,8 +78,10 @@ export interface SessionManagerOptions {
   reaperIntervalMs: number;
   /** How long a minute of a session's idle timeout lasts (60,000 but in tests). */
   idleMinuteMs: number;
-  /** Ready runners kept for new sessions (0: every session starts its own). */
+  /** Ready runners kept for new sessions of the default engine (0: every session starts its own). */
   warmPoolSize: number;
+  /** Ready runners kept for other Spark runtimes, by runtime id (src/engine/runtimes.ts); none by default. */
+  warmPoolSizes?: Record<string, number>;
   /** The pool empties itself after this long without a StartSession. */
   warmPoolShrinkAfterMs: number;
   /** This server node's id; sessions it starts are its own, and it runs only those. */
@@ -143,20 +146,21 @@ export class SessionManager {
   private readonly ending = new Set<Promise<void>>();
   private reaper: NodeJS.Timeout | undefined;
   private disposed = false;
-  private readonly pool: WarmPool;
+  private readonly pool: WarmPools;
   /** The Spark Connect calls of a session (under way, and when the last one ran), for the idle reaper. */
   private connectActivity: ((sessionId: string) => ConnectActivity | undefined) | undefined;
 
   constructor(private readonly o: SessionManagerOptions) {
-    this.pool = new WarmPool({
+    const defaultRuntime = o.pooledLaunch.runtime ?? DEFAULT_SPARK_RUNTIME.id;
+    this.pool = new WarmPools({
       engine: o.engine,
       log: o.log,
       now: o.now,
       sessionsDir: o.sessionsDir,
       launch: o.pooledLaunch,
-      size: o.warmPoolSize,
+      sizes: { ...o.warmPoolSizes, [defaultRuntime]: o.warmPoolSize },
       shrinkAfterMs: o.warmPoolShrinkAfterMs,
-      hasRoom: async () => (await this.usedDpus()) + this.pool.size + 1 <= o.dpuCapacity,
+      hasRoom: async (pools) => (await this.usedDpus()) + pools.size + 1 <= o.dpuCapacity,
     });
   }
 
@@ -399,7 +403,8 @@ export class SessionManager {
     // In local mode the coordinator runs the executors' work too: a session holds one DPU.
     const dpus = request.engineConfiguration.CoordinatorDpuSize ?? 1;
     return this.queue.run('admission', async () => {
-      const pooled = this.pool.take();
+      // A pooled runner runs one Spark: the session takes from its own engine version's pool.
+      const pooled = this.pool.take(request.spark.runtime ?? DEFAULT_SPARK_RUNTIME.id);
       // A pooled runner's DPU becomes the session's; otherwise the session needs room of its own, and a
       // pooled runner still starting gives its room up rather than have the session refused.
       if (!pooled) {

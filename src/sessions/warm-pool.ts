@@ -187,3 +187,40 @@ export class WarmPool {
     );
   }
 }
+
+/**
+ * One warm pool per Spark runtime (src/engine/runtimes.ts): a pooled runner runs one Spark, so a session takes
+ * only from the pool of its engine version's runtime. Their runners share the server's DPU capacity.
+ */
+export class WarmPools {
+  private readonly pools = new Map<string, WarmPool>();
+
+  /** `sizes`: the runners to keep ready for each runtime; runtimes not named get no pool. */
+  constructor(o: Omit<WarmPoolOptions, 'size' | 'hasRoom'> & { sizes: Record<string, number>; hasRoom: (pools: WarmPools) => Promise<boolean> }) {
+    for (const [runtime, size] of Object.entries(o.sizes)) {
+      if (size <= 0) continue;
+      this.pools.set(runtime, new WarmPool({ ...o, launch: { ...o.launch, runtime }, size, hasRoom: () => o.hasRoom(this) }));
+    }
+  }
+
+  /** Runners in every pool, ready or starting. */
+  get size(): number {
+    return [...this.pools.values()].reduce((sum, pool) => sum + pool.size, 0);
+  }
+
+  take(runtime: string): Runner | undefined {
+    return this.pools.get(runtime)?.take();
+  }
+
+  evictStarting(): boolean {
+    return [...this.pools.values()].some((pool) => pool.evictStarting());
+  }
+
+  refill(): void {
+    for (const pool of this.pools.values()) pool.refill();
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.dispose()));
+  }
+}

@@ -16,6 +16,12 @@ from botocore.exceptions import ClientError
 ROOT = Path(__file__).resolve().parents[2]
 AWS_CLI = ROOT / '.venv' / 'bin' / 'aws'
 
+
+def runtime_python(runtime: str = 'spark-3.5') -> Path:
+    """The Python of a Spark runtime (scripts/install-runtimes.sh): its PySpark is the Spark Connect client and
+    the Spark distribution of that engine version."""
+    return ROOT / '.runtimes' / runtime / 'venv' / 'bin' / 'python'
+
 ACCESS_KEY_ID = 'AKIDOWLETPYTEST00001'
 SECRET_ACCESS_KEY = 'owlet-python-test-secret-000000000000000'
 ACCOUNT_ID = '123456789012'

@@ -5,17 +5,17 @@ import os
 import subprocess
 from pathlib import Path
 
-from owlet_clients import ROOT
+from owlet_clients import runtime_python
 
 # Importing pyspark's Connect client takes seconds, and a first query more on a busy machine.
 CLIENT_TIMEOUT_S = 120
 
 
 def client_pythons() -> dict[str, str]:
-    """The interpreters whose pyspark clients the tests use: the project's (pyspark 4.x), and any named in
-    OWLET_TEST_CONNECT_CLIENTS (`name=/path/to/python`, space-separated), such as one with pyspark[connect] 3.5,
-    the client Athena's Spark Connect documentation installs."""
-    pythons = {'pyspark-4': str(ROOT / '.venv' / 'bin' / 'python')}
+    """The interpreters whose pyspark clients the tests use: the default engine's (pyspark[connect] 3.5, the
+    client Athena's Spark Connect documentation installs), and any named in OWLET_TEST_CONNECT_CLIENTS
+    (`name=/path/to/python`, space-separated)."""
+    pythons = {'pyspark-3.5': str(runtime_python('spark-3.5'))}
     for entry in os.environ.get('OWLET_TEST_CONNECT_CLIENTS', '').split():
         name, _, python = entry.partition('=')
         assert name and python, f'OWLET_TEST_CONNECT_CLIENTS takes name=/path/to/python entries, not {entry!r}'

@@ -9,6 +9,7 @@ ENGINE_VERSIONS = [
     {'SelectedEngineVersion': 'Athena engine version 3', 'EffectiveEngineVersion': 'Athena engine version 3'},
     {'SelectedEngineVersion': 'PySpark engine version 3', 'EffectiveEngineVersion': 'PySpark engine version 3'},
     {'SelectedEngineVersion': 'Apache Spark version 3.5', 'EffectiveEngineVersion': 'Apache Spark version 3.5'},
+    {'SelectedEngineVersion': 'Apache Spark version 4.1', 'EffectiveEngineVersion': 'Apache Spark version 4.1'},
 ]
 
 

@@ -2,6 +2,7 @@
 # Connect client (pyspark's, in a process of its own) reaching the session's driver through Owlet's proxy.
 # One session, taken from the warm pool, serves the tests of this module, which run in file order: the last
 # ones wait for a token to expire, then terminate the session.
+import re
 import time
 import urllib.request
 from datetime import datetime, timezone
@@ -12,17 +13,18 @@ from botocore.exceptions import ClientError
 
 from owlet_clients import ACCOUNT_ID, REGION, make_boto3_client
 from spark_connect_clients import client_pythons, run_client
-from spark_sessions import SESSION_START_TIMEOUT_S, ready_pooled_runner, run, wait_for
+from spark_sessions import SESSION_START_TIMEOUT_S, ready_pooled_runner, run, stdout_of, wait_for, wait_session
 
 # Short enough that a test can watch a token expire; long enough for a client to start and query on a busy
 # machine (importing pyspark's Connect client takes seconds).
 TOKEN_SECONDS = 60
 READY_TIMEOUT_S = SESSION_START_TIMEOUT_S
+# The clients of the session's engine version (the default one: Spark 3.5), as AWS documents pyspark[connect]==3.5.x.
 CLIENT_PYTHONS = client_pythons()
 
 # A Spark Connect client. Prints one JSON line: what it read, or the error its first call got.
 CLIENT = r'''
-import json, sys
+import json, re, sys
 from pyspark.sql import SparkSession
 
 spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
@@ -36,15 +38,16 @@ try:
     spark.sql("SELECT * FROM calculation_only").collect()
     plain = "visible"
 except Exception as error:
-    # getCondition from pyspark 4.0 on, getErrorClass before.
-    plain = (getattr(error, "getCondition", None) or getattr(error, "getErrorClass", lambda: type(error).__name__))()
+    # PySpark 3.5's Connect client leaves getErrorClass empty; the class also leads the message.
+    named = re.match(r"\[(\w+)\]", str(error))
+    plain = getattr(error, "getErrorClass", lambda: None)() or (named.group(1) if named else type(error).__name__)
 spark.range(3).createOrReplaceGlobalTempView("from_connect")
 print(json.dumps({"ids": ids, "plain": plain, "version": spark.version}))
 spark.stop()
 '''
 
 
-def connect_client(url: str, tmp_path: Path, python: str = CLIENT_PYTHONS['pyspark-4']) -> tuple[int, dict]:
+def connect_client(url: str, tmp_path: Path, python: str = CLIENT_PYTHONS['pyspark-3.5']) -> tuple[int, dict]:
     """Runs the client against `url`; returns its exit code and what it printed last."""
     return run_client(python, CLIENT, url, tmp_path)
 
@@ -119,10 +122,34 @@ def test_a_spark_connect_client_reads_a_global_temp_view_of_a_calculation(athena
     assert code == 0, answer
     assert answer['ids'] == [0, 1, 2, 3, 4]
     assert answer['plain'] == 'TABLE_OR_VIEW_NOT_FOUND'
-    assert answer['version'].startswith('4.')
+    assert answer['version'] == '3.5.7'
     # And back: what the client made is there for the next calculation.
     seen = run(athena, session['id'], 'print(spark.sql("SELECT count(*) AS n FROM global_temp.from_connect").first().n)')
     assert seen['Status']['State'] == 'COMPLETED', seen['Status']
+
+
+# Run as a calculation of another session: a Spark Connect client straight to the first session's driver,
+# skipping Owlet's proxy, first with no token, then with a made-up one.
+REACH_OTHER_DRIVER = r'''
+import subprocess, sys
+client = "from pyspark.sql import SparkSession; import sys; print(SparkSession.builder.remote(sys.argv[1]).getOrCreate().range(1).count())"
+for url in ("sc://127.0.0.1:{port}", "sc://127.0.0.1:{port}/;authorization=Bearer%20guessed"):
+    done = subprocess.run([sys.executable, "-c", client, url], capture_output=True, text=True, timeout=90)
+    print("exit", done.returncode, "UNAUTHENTICATED" in done.stderr)
+'''
+
+
+def test_code_in_another_session_cannot_reach_the_driver_without_the_proxy(server, athena, session):
+    log = (server.root / 'data' / 'sessions' / session['id'] / 'session.log').read_text(errors='replace')
+    port = int(re.search(r'Spark Connect on port (\d+)', log).group(1))
+    other = athena.start_session(WorkGroup='spark', EngineConfiguration={'MaxConcurrentDpus': 2})['SessionId']
+    try:
+        assert wait_session(athena, other, ('IDLE', 'FAILED'), READY_TIMEOUT_S)['State'] == 'IDLE'
+        calc = run(athena, other, REACH_OTHER_DRIVER.replace('{port}', str(port)), timeout=300)
+        assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+        assert stdout_of(server, calc).split('\n')[:2] == ['exit 1 True', 'exit 1 True']
+    finally:
+        athena.terminate_session(SessionId=other)
 
 
 @pytest.mark.parametrize(
