@@ -61,6 +61,9 @@ export class OwletHttpServer {
     });
     // Clients keep connections open between calls; idle ones are closed after a minute.
     this.server.keepAliveTimeout = 60_000;
+    // Node ends any request not received whole within 5 minutes by default; an S3 upload of up to 5 GiB may
+    // take longer. Headers must still arrive within headersTimeout.
+    this.server.requestTimeout = 0;
   }
 
   async listen(): Promise<AddressInfo> {
