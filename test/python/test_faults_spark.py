@@ -256,7 +256,7 @@ def test_a_corrupt_session_record_answers_an_error_and_the_other_sessions_carry_
         wait_group_gone(corrupt_pid)
         calc = run(athena, other, 'print(kept + 1)')
         assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-        assert stdout_of(root, calc) == '42\n'
+        assert stdout_of(second, calc) == '42\n'
         carries_on(athena, second, other)
     finally:
         owlet_servers.stop(second)

@@ -37,7 +37,7 @@ def test_a_session_from_the_pool_is_idle_at_once_with_its_settings(pooled_owlet)
     assert session['State'] == 'IDLE'
     calc = run(athena, session['SessionId'], 'print(spark.conf.get("spark.sql.shuffle.partitions"))')
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    assert stdout_of(pooled_owlet.root, calc) == '7\n'
+    assert stdout_of(pooled_owlet, calc) == '7\n'
 
     # A setting that needs a fresh JVM: the session starts cold, with it.
     cold = athena.start_session(WorkGroup='spark', EngineConfiguration={'SparkProperties': {'spark.driver.memory': '768m'}})
@@ -48,7 +48,7 @@ def test_a_session_from_the_pool_is_idle_at_once_with_its_settings(pooled_owlet)
         READY_TIMEOUT_S,
     )
     calc = run(athena, cold['SessionId'], 'print(spark.conf.get("spark.driver.memory"))')
-    assert stdout_of(pooled_owlet.root, calc) == '768m\n'
+    assert stdout_of(pooled_owlet, calc) == '768m\n'
     for session_id in (session['SessionId'], cold['SessionId']):
         athena.terminate_session(SessionId=session_id)
         wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'TERMINATED', 'TERMINATED', 30)
