@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import type { BlobRef } from './object-store.js';
 
 /** Bytes gathered before each write: fewer, larger writes keep a 256 MiB PUT at disk speed. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
+const WRITE_BATCH_BYTES = 8 * 1024 * 1024;
 /** Bytes each read of a GET asks for: few, large reads and socket writes. */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -54,6 +54,9 @@ export class BlobFiles {
     // The file is created with the first byte: an empty body (a folder marker, a _SUCCESS file) needs none.
     let file: FileHandle | undefined;
     let size = 0;
+    // One write is in flight while the next batch is received and hashed: the disk and the hashing overlap.
+    // Writes stay in order, each starting when the one before has ended.
+    let writing: Promise<void> | undefined;
     try {
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
@@ -66,16 +69,19 @@ export class BlobFiles {
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= WRITE_BATCH_BYTES) {
-          await writeAll(file, batch);
+          await writing;
+          writing = writeAll(file, batch);
           batch = [];
           batchBytes = 0;
         }
       }
       if (!file) return EMPTY_BLOB;
+      await writing;
       if (batch.length > 0) await writeAll(file, batch);
       await file.sync();
       await file.close();
     } catch (error) {
+      await writing?.catch(() => {});
       if (file) {
         await file.close().catch(() => {});
         await unlink(path).catch(() => {});

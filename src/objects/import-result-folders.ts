@@ -45,7 +45,10 @@ export async function importResultFolders(store: ObjectStore, dataDir: string, l
     };
     await walk(bucketDir);
   }
-  if (!skipped) await rename(root, join(dataDir, 's3-imported'));
+  if (!skipped) {
+    // A second import (an older Owlet run on the directory again) keeps the first one's folder.
+    await rename(root, join(dataDir, 's3-imported')).catch(() => rename(root, join(dataDir, `s3-imported-${Date.now()}`)));
+  }
   if (imported > 0) log.info({ imported }, `imported result files from ${root} into the object store`);
   return imported;
 }

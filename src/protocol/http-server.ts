@@ -72,6 +72,9 @@ export class OwletHttpServer {
       if (options.jupyter) options.jupyter.upgrade(req, socket, head);
       else socket.destroy();
     });
+    // Node ends any request not received whole within 5 minutes by default; an S3 upload of up to 5 GiB may
+    // take longer. Headers must still arrive within headersTimeout.
+    this.server.requestTimeout = 0;
   }
 
   async listen(): Promise<AddressInfo> {

@@ -3,7 +3,7 @@
 // that are listed, headed and got like any other (and a user may put files beside them). The bucket of a
 // workgroup's output location is created on first use.
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ObjectStore, ObjectStoreError } from '../objects/object-store.js';
 import { joinKey, type ResultStore, ResultStoreError, type S3Location, s3Uri } from './result-store.js';
@@ -13,6 +13,9 @@ export const RESULT_CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.json': 'application/json',
   '.ipynb': 'application/x-ipynb+json',
 };
+
+/** Result files up to this size are read whole before they are put. */
+const SMALL_FILE_BYTES = 1024 * 1024;
 
 export const contentTypeOfName = (name: string): string => RESULT_CONTENT_TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream';
 
@@ -43,17 +46,27 @@ export class ObjectStoreResultStore implements ResultStore {
   }
 
   async publish(dir: string, folder: S3Location, names: readonly string[]): Promise<void> {
-    for (const name of names) {
+    try {
+      await this.ensureBucket(folder.bucket);
+    } catch (error) {
+      throw new ResultStoreError(s3Uri({ bucket: folder.bucket, key: folder.key }), error);
+    }
+    // The files are put at once: their syncs overlap rather than queue one after the other.
+    const puts = names.map(async (name) => {
       const key = joinKey(folder.key, name);
       try {
-        await this.ensureBucket(folder.bucket);
         const path = join(dir, name);
         const { size } = await stat(path);
-        await this.store.putObject(folder.bucket, key, { source: createReadStream(path), expectedSize: size }, { contentType: contentTypeOfName(name), user: {} });
+        // Most result files are small: read whole, they cost a few file operations rather than a stream's.
+        const source = size <= SMALL_FILE_BYTES ? [await readFile(path)] : createReadStream(path);
+        await this.store.putObject(folder.bucket, key, { source, expectedSize: size }, { contentType: contentTypeOfName(name), user: {} });
       } catch (error) {
         throw new ResultStoreError(s3Uri({ bucket: folder.bucket, key }), error);
       }
-    }
+    });
+    const outcomes = await Promise.allSettled(puts);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
     await rm(dir, { recursive: true, force: true });
   }
 

@@ -76,7 +76,7 @@ def start(athena, workgroup: str, properties: dict) -> str:
 def printed(athena, server, session_id: str, code: str) -> str:
     calc = run(athena, session_id, code, timeout=FORMAT_CALCULATION_TIMEOUT_S)
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    return stdout_of(server.root, calc).strip()
+    return stdout_of(server, calc).strip()
 
 
 @pytest.fixture(scope='module')

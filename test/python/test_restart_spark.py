@@ -47,7 +47,7 @@ def test_a_calculation_running_when_the_server_stops_completes_after_a_restart(o
             'the calculation to finish after the restart', 60,
         )
         assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-        assert stdout_of(root, calc) == '42\n'
+        assert stdout_of(second, calc) == '42\n'
         # The token still answers the first response and starts nothing new.
         again = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code, ClientRequestToken=token)
         assert again['CalculationExecutionId'] == running
@@ -57,7 +57,7 @@ def test_a_calculation_running_when_the_server_stops_completes_after_a_restart(o
             lambda: (c := athena.get_calculation_execution(CalculationExecutionId=after))['Status']['State'] in FINAL and c,
             'a calculation after the restart', 60,
         )
-        assert stdout_of(root, calc) == '41\n'
+        assert stdout_of(second, calc) == '41\n'
         assert len(athena.list_calculation_executions(SessionId=session_id)['Calculations']) == 3, 'nothing lost or doubled'
         athena.terminate_session(SessionId=session_id)
         wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'TERMINATED', 'TERMINATED', 30)
@@ -102,6 +102,6 @@ def test_a_session_runner_whose_server_never_comes_back_ends_itself_after_its_id
         assert status['EndDateTime'].timestamp() - server_gone >= idle_timeout_s
         calc = athena.get_calculation_execution(CalculationExecutionId=running)
         assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-        assert stdout_of(root, calc) == 'done\n'
+        assert stdout_of(second, calc) == 'done\n'
     finally:
         owlet_servers.stop(second)

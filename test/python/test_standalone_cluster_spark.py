@@ -82,7 +82,7 @@ def test_a_session_runs_its_tasks_on_the_workers_executors_which_come_and_go(clu
             ' "spark.driver.memory", "spark.dynamicAllocation.maxExecutors", "spark.cores.max"]: print(key, spark.conf.get(key))',
         )
         assert settings['Status']['State'] == 'COMPLETED', settings['Status']
-        assert stdout_of(server.root, settings).splitlines() == [
+        assert stdout_of(server, settings).splitlines() == [
             f'spark.master {cluster.master_url}',
             'spark.executor.cores 1',
             'spark.executor.memory 640m',
@@ -110,7 +110,7 @@ def test_a_session_runs_its_tasks_on_the_workers_executors_which_come_and_go(clu
         )
         assert calc['Status']['State'] == 'COMPLETED', calc['Status']
         # Every task ran on the one executor the session was allowed, in the worker's executor JVM.
-        assert stdout_of(server.root, calc) == f"[('{live['ExecutorId']}', {executor_pids[0]})]\n"
+        assert stdout_of(server, calc) == f"[('{live['ExecutorId']}', {executor_pids[0]})]\n"
 
         idle = time.monotonic()
         [gone] = wait_for(

@@ -38,7 +38,7 @@ def test_a_session_from_the_pool_is_idle_at_once_with_its_settings(pooled_owlet)
     assert session['State'] == 'IDLE'
     calc = run(athena, session['SessionId'], 'print(spark.conf.get("spark.sql.shuffle.partitions"))')
     assert calc['Status']['State'] == 'COMPLETED', calc['Status']
-    assert stdout_of(pooled_owlet.root, calc) == '7\n'
+    assert stdout_of(pooled_owlet, calc) == '7\n'
 
     # A setting that needs a fresh JVM: the session starts cold, with it, and with its spark-defaults
     # classification, which its SparkProperties override.
@@ -63,7 +63,7 @@ def test_a_session_from_the_pool_is_idle_at_once_with_its_settings(pooled_owlet)
         'for key in ("spark.driver.memory", "spark.sql.shuffle.partitions", "spark.sql.ansi.enabled"):\n'
         '    print(spark.conf.get(key))',
     )
-    assert stdout_of(pooled_owlet.root, calc) == '768m\n7\nfalse\n'
+    assert stdout_of(pooled_owlet, calc) == '768m\n7\nfalse\n'
     for session_id in (session['SessionId'], cold['SessionId']):
         athena.terminate_session(SessionId=session_id)
         wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'TERMINATED', 'TERMINATED', 30)
