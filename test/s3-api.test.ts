@@ -170,6 +170,18 @@ describe('S3 API through the AWS SDK for JavaScript v3', () => {
     await rejectsS3(s3.send(new HeadObjectCommand({ Bucket: 'js-chunks', Key: 'tampered' })), 'NotFound', 404);
   });
 
+  it('serves buckets named like the Jupyter routes to signed requests, and the Jupyter API to the rest', async () => {
+    for (const bucket of ['api', 'console', 'login']) {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kernels', Body: 'kept' }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'kernels' }));
+      assert.equal(await got.Body!.transformToString(), 'kept');
+    }
+    // Unsigned, /api/kernels is the Jupyter server's, which wants its token.
+    const jupyter = await fetch(`${owlet.endpoint}/api/kernels`);
+    assert.equal(jupyter.status, 403);
+  });
+
   it('lists with prefixes, delimiters, pages, start-after and V1 markers', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'js-list' }));
     const keys = ['a/1', 'a/2', 'a/b/3', 'b', 'key with space+plus', 'é'];
