@@ -170,40 +170,42 @@ describe('AWS JSON 1.1 front end', () => {
     assert.equal(r.status, 200);
   });
 
-  it('lets a client that goes on sending a refused body read the answer, and closes without a reset', async () => {
-    // A client that writes its whole body before it reads (as most do) is still writing when the 413 goes out.
-    // A server that closed at once would leave those bytes unread, and the kernel would answer them with a
-    // reset: the client's next write fails with EPIPE, before or instead of the answer.
-    const url = new URL(owlet.endpoint);
-    const outcome = await new Promise<{ answer: string; error?: Error }>((resolve) => {
-      let answer = '';
-      let error: Error | undefined;
-      let sentMore = false;
-      const socket = connect(Number(url.port), url.hostname, () => {
-        socket.write(
-          'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonAthena.ListWorkGroups\r\n' +
-            'Content-Length: 1000000000\r\n\r\n{',
-        );
+  for (const connection of ['', 'Connection: close\r\n']) {
+    it(`lets a client that goes on sending a refused body read the answer, and closes without a reset${connection ? ' (Connection: close)' : ''}`, async () => {
+      // A client that writes its whole body before it reads (as most do) is still writing when the 413 goes out.
+      // A server that closed at once would leave those bytes unread, and the kernel would answer them with a
+      // reset: the client's next write fails with EPIPE, before or instead of the answer.
+      const url = new URL(owlet.endpoint);
+      const outcome = await new Promise<{ answer: string; error?: Error }>((resolve) => {
+        let answer = '';
+        let error: Error | undefined;
+        let sentMore = false;
+        const socket = connect(Number(url.port), url.hostname, () => {
+          socket.write(
+            'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonAthena.ListWorkGroups\r\n' +
+              `${connection}Content-Length: 1000000000\r\n\r\n{`,
+          );
+        });
+        socket.on('data', (d) => {
+          answer += d.toString();
+          // The whole answer is here: only now does the body go on, so that the server has closed by then if it
+          // does not linger.
+          if (!sentMore && answer.includes('RequestEntityTooLargeException')) {
+            sentMore = true;
+            socket.write(Buffer.alloc(4 * 1024 * 1024, 0x20), () => socket.end());
+          }
+        });
+        socket.on('error', (e) => {
+          error = e;
+        });
+        socket.on('close', () => resolve({ answer, ...(error ? { error } : {}) }));
       });
-      socket.on('data', (d) => {
-        answer += d.toString();
-        // The whole answer is here: only now does the body go on, so that the server has closed by then if it
-        // does not linger.
-        if (!sentMore && answer.includes('RequestEntityTooLargeException')) {
-          sentMore = true;
-          socket.write(Buffer.alloc(4 * 1024 * 1024, 0x20), () => socket.end());
-        }
-      });
-      socket.on('error', (e) => {
-        error = e;
-      });
-      socket.on('close', () => resolve({ answer, ...(error ? { error } : {}) }));
+      assert.match(outcome.answer, /^HTTP\/1\.1 413 /);
+      assert.equal(outcome.error, undefined, `the connection was reset: ${String(outcome.error)}`);
+      const r = await callWire(owlet.endpoint, 'ListWorkGroups', '{}');
+      assert.equal(r.status, 200);
     });
-    assert.match(outcome.answer, /^HTTP\/1\.1 413 /);
-    assert.equal(outcome.error, undefined, `the connection was reset: ${String(outcome.error)}`);
-    const r = await callWire(owlet.endpoint, 'ListWorkGroups', '{}');
-    assert.equal(r.status, 200);
-  });
+  }
 
   it('keeps a map key named __proto__ as data, in and out', async () => {
     const create = await callWire(

@@ -65,5 +65,9 @@ export function closeLingering(req: IncomingMessage, res: ServerResponse, maxByt
   req.on('end', close);
   req.on('error', close);
   req.resume();
+  // A client that asked for `Connection: close` gets it from Node as soon as the answer is written
+  // (destroySoon), which would reset the connection under a client still sending: only the sending side is
+  // closed then, and the reading above ends the connection.
+  socket.destroySoon = () => socket.end();
   res.once('finish', () => socket.end());
 }
