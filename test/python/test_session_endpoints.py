@@ -36,8 +36,9 @@ try:
     spark.sql("SELECT * FROM calculation_only").collect()
     plain = "visible"
 except Exception as error:
-    # getCondition from pyspark 4.0 on, getErrorClass before.
-    plain = (getattr(error, "getCondition", None) or getattr(error, "getErrorClass", lambda: type(error).__name__))()
+    # The message names the error's condition whatever the client's version (a 3.5 client's getErrorClass()
+    # is None for a 4.x server's errors: docs/spark-connect.md).
+    plain = str(error)
 spark.range(3).createOrReplaceGlobalTempView("from_connect")
 print(json.dumps({"ids": ids, "plain": plain, "version": spark.version}))
 spark.stop()
@@ -118,7 +119,7 @@ def test_a_spark_connect_client_reads_a_global_temp_view_of_a_calculation(athena
     code, answer = connect_client(connection_string(endpoint), tmp_path, python)
     assert code == 0, answer
     assert answer['ids'] == [0, 1, 2, 3, 4]
-    assert answer['plain'] == 'TABLE_OR_VIEW_NOT_FOUND'
+    assert '[TABLE_OR_VIEW_NOT_FOUND]' in answer['plain'], answer
     assert answer['version'].startswith('4.')
     # And back: what the client made is there for the next calculation.
     seen = run(athena, session['id'], 'print(spark.sql("SELECT count(*) AS n FROM global_temp.from_connect").first().n)')

@@ -14,7 +14,8 @@ from owlet_clients import make_boto3_client
 from spark_connect_clients import client_pythons, run_client
 from spark_sessions import ready_pooled_runner, run, wait_for
 
-READY_TIMEOUT_S = 180
+# A pooled runner starts Spark: on a loaded 2-core machine that has taken minutes.
+READY_TIMEOUT_S = 600
 CLIENT_PYTHONS = client_pythons()
 # What Athena's clients dial: they append it to the host of EndpointUrl themselves.
 ATHENA_PORT = 443
