@@ -163,3 +163,35 @@ describe('Spark Connect over TLS behind an Athena-shaped EndpointUrl, on the fak
     await athena.send(new TerminateSessionCommand({ SessionId: id }));
   });
 });
+
+describe('Spark Connect over TLS with a certificate of the user\'s', () => {
+  it('serves the files the settings name, and refuses a key that is not the certificate\'s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'owlet-connect-files-'));
+    try {
+      const [one, other] = [await issueFromLocalAuthority(join(dir, 'one'), ['localhost'], Date.now()), await issueFromLocalAuthority(join(dir, 'other'), ['localhost'], Date.now())];
+      writeFileSync(join(dir, 'cert.pem'), one.identity.cert);
+      writeFileSync(join(dir, 'key.pem'), one.identity.key);
+      writeFileSync(join(dir, 'other-key.pem'), other.identity.key);
+      const owlet = await startTestOwlet({ config: { connectTls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } } });
+      try {
+        assert.equal(owlet.connectCaFile, undefined, 'no authority of Owlet\'s is involved');
+        assert.equal(owlet.connectEndpoint, `sc://127.0.0.1:${owlet.connectPort}`);
+        const refused = await call(owlet.connectEndpoint, '/Echo', {}, undefined, { ca: readFileSync(one.caFile), servername: 'localhost' });
+        assert.equal(refused.status, '16', 'TLS works; the call has no token');
+      } finally {
+        await owlet.stop();
+      }
+      await assert.rejects(
+        // A data directory inside the test's: a server that fails to start leaves it behind.
+        startTestOwlet({ dataDir: join(dir, 'refused'), config: { connectTls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'other-key.pem') } } }),
+        /^Error: the certificate and key of Spark Connect over TLS cannot be used together: /,
+      );
+      await assert.rejects(
+        startTestOwlet({ dataDir: join(dir, 'missing'), config: { connectTls: { certFile: join(dir, 'missing.pem'), keyFile: join(dir, 'key.pem') } } }),
+        /^Error: cannot read the Spark Connect TLS certificate .*missing\.pem/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -116,7 +116,12 @@ export class SparkConnectProxy {
   constructor(private readonly o: SparkConnectProxyOptions) {
     const settings = { maxSessionMemory: 64, settings: { initialWindowSize: STREAM_WINDOW_BYTES } };
     if (o.tls) {
-      const secure = createSecureServer({ ...settings, cert: o.tls.cert, key: o.tls.key, allowHTTP1: false });
+      let secure: Http2SecureServer;
+      try {
+        secure = createSecureServer({ ...settings, cert: o.tls.cert, key: o.tls.key, allowHTTP1: false });
+      } catch (error) {
+        throw new Error(`the certificate and key of Spark Connect over TLS cannot be used together: ${error instanceof Error ? error.message : String(error)}`);
+      }
       // Most often a client that does not trust the certificate's authority: it closes the handshake.
       secure.on('tlsClientError', (error) => this.o.log.info({ err: error }, 'a Spark Connect client could not complete the TLS handshake'));
       this.server = secure;

@@ -29,8 +29,6 @@ const SERVER_LIFETIME_MS = 365 * DAY_MS;
 /** Certificates are valid from a little before now: a client whose clock is slightly behind still accepts them. */
 const CLOCK_SKEW_MS = 60 * 60_000;
 
-const crypto = webcrypto;
-
 /** A certificate chain and its private key, PEM-encoded, as node:tls takes them. */
 export interface TlsIdentity {
   cert: string;
@@ -60,7 +58,7 @@ function writeAtomically(file: string, text: string, mode: number): void {
 }
 
 async function createAuthority(dataDir: string, now: number): Promise<Authority> {
-  const keys = await crypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
+  const keys = await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned(
     {
       name: `CN=Owlet local Spark Connect CA ${new Date(now).toISOString().slice(0, 10)}`,
@@ -72,10 +70,10 @@ async function createAuthority(dataDir: string, now: number): Promise<Authority>
         // It signs server certificates only, never another authority.
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
       ],
     },
-    crypto,
+    webcrypto,
   );
   mkdirSync(dataDir, { recursive: true });
   // The key first: a certificate on disk always has its key beside it.
@@ -108,7 +106,7 @@ export async function issueFromLocalAuthority(dataDir: string, names: readonly s
   const caFile = join(dataDir, CA_CERTIFICATE_FILE);
   const caCreated = !existsSync(caFile);
   const authority = caCreated ? await createAuthority(dataDir, now) : loadAuthority(dataDir);
-  const keys = await crypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
+  const keys = await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
   const certificate = await x509.X509CertificateGenerator.create(
     {
       subject: `CN=${names[0]}`,
@@ -124,11 +122,11 @@ export async function issueFromLocalAuthority(dataDir: string, names: readonly s
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
         // TLS clients match the name they dialled against these, IP addresses included (RFC 6125, RFC 5280 §4.2.1.6).
         new x509.SubjectAlternativeNameExtension(names.map((name) => ({ type: isIP(name) ? 'ip' : 'dns', value: name }))),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-        await x509.AuthorityKeyIdentifierExtension.create(authority.certificate.publicKey, false, crypto),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
+        await x509.AuthorityKeyIdentifierExtension.create(authority.certificate.publicKey, false, webcrypto),
       ],
     },
-    crypto,
+    webcrypto,
   );
   return {
     // The chain a client is sent: the server's certificate, then the authority's.

@@ -14,7 +14,8 @@ from owlet_clients import make_boto3_client
 from spark_connect_clients import client_pythons, run_client
 from spark_sessions import ready_pooled_runner, run, wait_for
 
-READY_TIMEOUT_S = 180
+# A pooled runner starts Spark: on a loaded 2-core machine that has taken minutes.
+READY_TIMEOUT_S = 600
 CLIENT_PYTHONS = client_pythons()
 # What Athena's clients dial: they append it to the host of EndpointUrl themselves.
 ATHENA_PORT = 443
@@ -140,7 +141,7 @@ def test_athenas_own_connection_string_reaches_the_session(server, session, tmp_
     assert code == 0, answer
     assert answer['range'] == [0, 1, 2]
     assert answer['shared'] == [0, 1, 2, 3]
-    assert answer['server'].startswith('4.')
+    assert answer['server'] == '3.5.7'  # the default engine's Spark
 
 
 @pytest.mark.parametrize('python', CLIENT_PYTHONS.values(), ids=CLIENT_PYTHONS.keys())
