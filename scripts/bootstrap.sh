@@ -49,7 +49,7 @@ fi
 
 # --- Python virtualenv ---------------------------------------------------------------------------------
 if ! fresh venv requirements.lock || [ ! -x .venv/bin/python ]; then
-  echo "owlet setup: installing the Python environment in .venv (pyspark is large: a first install takes a minute or two)"
+  echo "owlet setup: installing the Python environment in .venv"
   python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "owlet setup: Python 3.11 or newer is needed")'
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
