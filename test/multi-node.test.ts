@@ -155,7 +155,10 @@ describe('two server nodes on PostgreSQL, with real PySpark sessions', { timeout
 
   it('takes a small load through both nodes, and reaps idle sessions once, on their nodes', async () => {
     // One session on each node; two clients a session, each sending its calculations through the other node.
-    const [onA, onB] = await Promise.all([idleSession(a.athena, 3), idleSession(b.athena, 3)]);
+    // Each session's clients start as soon as it is IDLE: a session that waited for the other to start cold
+    // could be reaped first on a loaded machine. Ten one-second minutes leave room for a stalled client.
+    const sessionA = idleSession(a.athena, 10);
+    const sessionB = idleSession(b.athena, 10);
     const counts = { calculations: 0, busyRefusals: 0, unexpected: [] as string[], requests: 0 };
     const latencies: number[] = [];
     const client = async (through: AthenaClient, sessionId: string, n: number): Promise<void> => {
@@ -189,7 +192,10 @@ describe('two server nodes on PostgreSQL, with real PySpark sessions', { timeout
       }
     };
     const started = performance.now();
-    await Promise.all([client(b.athena, onA, 10), client(b.athena, onA, 10), client(a.athena, onB, 10), client(a.athena, onB, 10)]);
+    const [onA, onB] = await Promise.all([
+      sessionA.then(async (id) => (await Promise.all([client(b.athena, id, 10), client(b.athena, id, 10)]), id)),
+      sessionB.then(async (id) => (await Promise.all([client(a.athena, id, 10), client(a.athena, id, 10)]), id)),
+    ]);
     const seconds = (performance.now() - started) / 1000;
     latencies.sort((x, y) => x - y);
     console.log(
@@ -200,7 +206,7 @@ describe('two server nodes on PostgreSQL, with real PySpark sessions', { timeout
     assert.deepEqual(counts.unexpected, []);
     assert.equal(counts.calculations, 40);
 
-    // Idle for three of these one-second minutes, each session is reaped by its own node, once.
+    // Idle for ten of these one-second minutes, each session is reaped by its own node, once.
     await eventually(async () => [await state(a.athena, onA), await state(a.athena, onB)], (s) => s.every((x) => x === 'TERMINATED'), 'both reaped', 60_000);
     assert.deepEqual([a.terminating.includes(onA), b.terminating.includes(onA)], [true, false]);
     assert.deepEqual([a.terminating.includes(onB), b.terminating.includes(onB)], [false, true]);
