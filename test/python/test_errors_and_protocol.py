@@ -202,12 +202,10 @@ def test_sql_operations_are_not_served(athena_client, operation, params):
     assert response['AthenaErrorCode'] == 'INVALID_INPUT'
 
 
-def test_unavailable_operations_through_the_cli(aws_cli):
+def test_unavailable_operations_and_unknown_sessions_through_the_cli(aws_cli):
     exit_code, _, stderr = aws_cli('athena', 'create-presigned-notebook-url', '--session-id', UNKNOWN_SESSION)
     assert exit_code != 0
-    code, message = cli_error(stderr)
-    assert code == 'InvalidRequestException'
-    assert 'a web console this version of Owlet does not have yet' in message
+    assert cli_error(stderr) == ('InvalidRequestException', f'Session {UNKNOWN_SESSION} is not found.')
 
     exit_code, _, stderr = aws_cli('athena', 'list-query-executions')
     assert exit_code != 0
