@@ -19,7 +19,7 @@ from owlet_clients import ROOT
 # The default engine's Spark: a session's executors run the same Spark version as its driver.
 SPARK_HOME = next((ROOT / '.runtimes' / 'spark-3.5' / 'venv' / 'lib').glob('python3*/site-packages/pyspark'))
 # The master and the worker each start a JVM and register on a busy 2-core machine.
-REGISTER_TIMEOUT_S = 90
+REGISTER_TIMEOUT_S = 300
 STOP_GRACE_S = 15
 
 
