@@ -13,18 +13,8 @@ if installed; then
   exit 0
 fi
 
-if [ "$(id -u)" = 0 ]; then
-  as_root=()
-elif command -v sudo >/dev/null; then
-  as_root=(sudo)
-else
-  echo "owlet setup: the PostgreSQL tests need Debian's postgresql package; run this script as root" >&2
-  exit 1
-fi
-
 echo "owlet setup: installing PostgreSQL from Debian's packages (for the PostgreSQL state store tests)"
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" postgresql
 
 if ! installed; then
   echo "owlet setup: the postgresql package is installed but no initdb and postgres are under /usr/lib/postgresql/*/bin" >&2

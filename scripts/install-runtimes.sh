@@ -21,7 +21,7 @@ inputs() { find "$1" -type f | sort | xargs cat | sha256sum | cut -d' ' -f1; }
 ensure_maven() {
   command -v mvn >/dev/null && return
   echo "owlet setup: installing Maven (Debian's maven package) to fetch the runtimes' jars"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null
+  bash scripts/apt-install.sh maven
 }
 
 # fetch_jar COORDINATE SHA256: the jar in jar_dir, fetched when missing, refused when its digest differs.
@@ -52,7 +52,7 @@ build_connect_token() {
   [ -d "$source_dir" ] || return 0
   if ! command -v javac >/dev/null; then
     echo "owlet setup: installing a JDK (Debian's openjdk-17-jdk-headless) to build the Connect token check"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
+    bash scripts/apt-install.sh openjdk-17-jdk-headless
   fi
   build=$(mktemp -d)
   javac --release 8 -nowarn -d "$build" -cp "$(ls "$jar_dir"/spark-connect_*.jar | tr '\n' ':')" \
