@@ -35,6 +35,8 @@ import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
 import { openStateStore } from './store/open-state-store.js';
+import type { CatalogStore } from './catalog/catalog-store.js';
+import { type OpenedCatalogStore, openCatalogStore } from './catalog/open-catalog-store.js';
 import type { StateStore } from './store/state-store.js';
 
 /** The Spark workgroup a fresh server has, so that a newcomer can start a session without creating one. */
@@ -45,6 +47,8 @@ export interface RunningOwlet {
   port: number;
   log: Logger;
   store: StateStore;
+  /** The account's table catalog (the Hive Metastore service and the Glue API both serve it). */
+  catalog: CatalogStore;
   sessions: SessionManager;
   retention: HistoryRetention;
   /** The Spark Connect endpoint of every session (GetSessionEndpoint). */
@@ -67,6 +71,8 @@ export interface StartOptions {
   connect?: { port?: number; tokenLifetimeMs?: number };
   /** A store to use instead of the configured one (tests share one between two nodes); the caller closes it. */
   store?: StateStore;
+  /** A catalog to use instead of the configured one (nodes sharing a store in tests); the caller closes it. */
+  catalog?: CatalogStore;
 }
 
 /**
@@ -114,6 +120,8 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   const closeStore = async (): Promise<void> => {
     if (ownStore) await store.close();
   };
+  let catalog: CatalogStore | undefined = options.catalog;
+  let ownCatalog: OpenedCatalogStore | undefined;
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
   let membership: NodeMembership | undefined;
@@ -121,6 +129,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   const retention = new HistoryRetention({ store, log, now, retentionMs: config.sessionRetentionMs, sessionsDir: join(config.dataDir, 'sessions') });
   try {
     await seedFreshStore(store, config, now());
+    if (!catalog) catalog = ownCatalog = await openCatalogStore({ url: config.stateStoreUrl, dataDir: config.dataDir });
     objects = await openObjectStore({ dataDir: config.dataDir, stateStoreUrl: config.stateStoreUrl, now });
     await importResultFolders(objects, config.dataDir, log);
     const { resultsS3 } = config;
@@ -234,6 +243,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       port: address.port,
       log,
       store,
+      catalog,
       sessions,
       retention,
       connectEndpoint: connect.endpointUrl,
@@ -247,6 +257,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
           await retention.stop();
           await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
           await objects?.close();
+          await ownCatalog?.close();
           await closeStore();
         })();
         return stopping;
@@ -258,6 +269,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     await retention.stop();
     await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
     await objects?.close();
+    await ownCatalog?.close();
     await closeStore();
     throw error;
   }
