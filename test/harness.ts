@@ -56,6 +56,7 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     nodeHeartbeatMs: DEFAULTS.nodeHeartbeatMs,
     nodeDeadAfterMs: DEFAULTS.nodeDeadAfterMs,
     sparkCluster: DEFAULTS.sparkCluster,
+    catalogWarehouse: `file:${join(dataDir, 'warehouse')}`,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;
