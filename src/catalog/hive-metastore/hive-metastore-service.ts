@@ -137,7 +137,7 @@ export class HiveMetastoreService {
     });
     this.server = server;
     const bound = (server.address() as AddressInfo).port;
-    this.log.info({ port: bound }, 'the Hive Metastore service listens');
+    this.log.debug({ port: bound }, 'the Hive Metastore service listens');
     return bound;
   }
 
