@@ -41,6 +41,43 @@ out = {
 print(json.dumps(out))
 '''
 
+# The rest of the statements, in session B: a database with LOCATION, ORC and CSV saveAsTable, STORED AS,
+# INSERT OVERWRITE, RENAME, ADD COLUMNS, dynamic partition overwrite, DROP PARTITION, MSCK REPAIR TABLE,
+# DESCRIBE, DROP DATABASE CASCADE.
+MORE = '''
+import json, os
+spark.sql(f"CREATE DATABASE scratch LOCATION '{SCRATCH}'")
+spark.range(3).write.format("orc").saveAsTable("scratch.o")
+spark.range(4).write.format("csv").saveAsTable("scratch.c")
+spark.sql("CREATE TABLE scratch.h (id INT, name STRING) STORED AS PARQUET")
+spark.sql("INSERT INTO scratch.h VALUES (1, 'a'), (2, 'b')")
+spark.sql("INSERT OVERWRITE TABLE scratch.h VALUES (3, 'c')")
+spark.sql("ALTER TABLE scratch.h RENAME TO scratch.h2")
+spark.sql("ALTER TABLE scratch.h2 ADD COLUMNS (extra STRING)")
+spark.sql("CREATE TABLE scratch.p (v INT, d STRING) USING parquet PARTITIONED BY (d)")
+spark.sql("INSERT INTO scratch.p VALUES (1, 'x'), (2, 'y')")
+spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+spark.sql("INSERT OVERWRITE TABLE scratch.p VALUES (5, 'x')")
+spark.sql("ALTER TABLE scratch.p DROP PARTITION (d = 'y')")
+loc = spark.sql("DESCRIBE EXTENDED scratch.p").where("col_name = 'Location'").collect()[0][1]
+spark.range(2).selectExpr("CAST(id AS INT) AS v").write.parquet(loc + "/d=z")
+spark.sql("MSCK REPAIR TABLE scratch.p")
+out = {
+  'o': spark.table("scratch.o").count(),
+  'c': spark.table("scratch.c").count(),
+  'h2': [list(r) for r in spark.table("scratch.h2").collect()],
+  'h2_columns': [r.col_name for r in spark.sql("DESCRIBE scratch.h2").collect()],
+  'tables': sorted(r.tableName for r in spark.sql("SHOW TABLES IN scratch").collect()),
+  'p_partitions': sorted(r[0] for r in spark.sql("SHOW PARTITIONS scratch.p").collect()),
+  'p_rows': sorted(list(r) for r in spark.table("scratch.p").collect()),
+  'y_gone': not os.path.exists(loc.replace("file:", "") + "/d=y"),
+  'db_location': [r[1] for r in spark.sql("DESCRIBE DATABASE scratch").collect() if r[0] == 'Location'][0],
+}
+spark.sql("DROP DATABASE scratch CASCADE")
+out['dropped'] = 'scratch' not in [r[0] for r in spark.sql("SHOW DATABASES").collect()] and not os.path.exists(SCRATCH.replace("file://", ""))
+print(json.dumps(out))
+'''
+
 
 def calc_ok(server, athena, session_id, code):
     calc = run(athena, session_id, code)
@@ -67,6 +104,19 @@ def check_read(out: str):
     assert seen['stats'] and 'rows' in seen['stats'][0]
 
 
+def unserved_calls(server) -> set[str]:
+    """Hive Metastore calls a session made that Owlet's metastore does not serve (it logs each once)."""
+    calls = set()
+    for line in server.stdout_lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get('msg', '').startswith('a session made a Hive Metastore call'):
+            calls.add(record.get('call'))
+    return calls
+
+
 def test_tables_of_one_session_are_seen_by_another_and_after_a_restart(owlet_servers, tmp_path):
     external = tmp_path / 'external'
     first = owlet_servers.start({'OWLET_TERMINATE_SESSIONS_ON_EXIT': 'true'})
@@ -77,6 +127,17 @@ def test_tables_of_one_session_are_seen_by_another_and_after_a_restart(owlet_ser
         assert 'setup done' in calc_ok(first, athena, a, f'EXTERNAL_DIR = "file://{external}"\n' + SETUP)
         b = start(athena)
         check_read(calc_ok(first, athena, b, READ))
+        scratch = tmp_path / 'scratch_db'
+        more = json.loads(calc_ok(first, athena, b, f'SCRATCH = "file://{scratch}"\n' + MORE).strip().splitlines()[-1])
+        assert more['o'] == 3 and more['c'] == 4
+        assert more['h2'] == [[3, 'c', None]]
+        assert more['h2_columns'] == ['id', 'name', 'extra']
+        assert more['tables'] == ['c', 'h2', 'o', 'p']
+        assert more['p_partitions'] == ['d=x', 'd=z']
+        assert more['p_rows'] == [[0, 'z'], [1, 'z'], [5, 'x']]
+        assert more['y_gone'] is True
+        assert more['db_location'].startswith('file:') and more['db_location'].endswith(str(scratch))
+        assert more['dropped'] is True
 
         # Two sessions create one table at once: one wins, the other is told it already exists.
         code = '''
@@ -107,6 +168,7 @@ print(os.path.exists(loc.replace('file:', '')), spark.catalog.tableExists("sales
         assert out.strip().splitlines()[-1] == 'False False'
         assert any(external.iterdir()), 'the external table\'s data stays'
         calc_ok(first, athena, b, f'spark.sql("CREATE EXTERNAL TABLE sales.ext (id BIGINT, tag STRING) STORED AS TEXTFILE LOCATION \'file://{external}\'")')
+        assert unserved_calls(first) == set()
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(timeout=60)
@@ -117,3 +179,4 @@ print(os.path.exists(loc.replace('file:', '')), spark.catalog.tableExists("sales
         athena = make_boto3_client(second.endpoint)
         c = start(athena)
         check_read(calc_ok(second, athena, c, READ))
+        assert unserved_calls(second) == set()
