@@ -145,7 +145,8 @@ try:
     spark.range(3).write.saveAsTable("sales.race")
     print("won")
 except Exception as error:
-    print("lost:", error)
+    # The message on one line: Spark's (and the Java stack under it) span many.
+    print("lost:", " ".join(str(error).split())[:2000])
 '''
         results = {}
         threads = [threading.Thread(target=lambda s=s: results.__setitem__(s, calc_ok(first, athena, s, code))) for s in (a, b)]
