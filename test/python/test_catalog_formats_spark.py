@@ -28,25 +28,37 @@ HUDI = {
 }
 
 
-@pytest.fixture(scope='module')
-def server(owlet_servers):
-    server = owlet_servers.start({'OWLET_WARM_POOL_SIZE': '0'})
-    yield server
-    owlet_servers.stop(server)
-    assert server.error_logs() == [], 'the server logged errors'
+@pytest.fixture
+def server(owlet):
+    """The shared server: its warm pool is off, so every session here starts cold on its own engine."""
+    return owlet
 
 
-@pytest.fixture(scope='module')
-def athena(server):
-    return make_boto3_client(server.endpoint)
+@pytest.fixture
+def athena(athena_client):
+    return athena_client
 
 
-def start_all(athena, specs: list[tuple[str, dict]]) -> list[str]:
-    """Starts sessions (workgroup, properties) at once and waits for all of them to be IDLE."""
-    ids = [
-        athena.start_session(WorkGroup=wg, EngineConfiguration={'MaxConcurrentDpus': 2, 'SparkProperties': props})['SessionId']
-        for wg, props in specs
-    ]
+@pytest.fixture
+def start_all(athena):
+    """start_all([(workgroup, properties), ...]) starts sessions at once and waits for all to be IDLE; they end
+    with the test, so that the shared server's capacity is free for the next."""
+    started: list[str] = []
+
+    def start(specs: list[tuple[str, dict]]) -> list[str]:
+        ids = [
+            athena.start_session(WorkGroup=wg, EngineConfiguration={'MaxConcurrentDpus': 2, 'SparkProperties': props})['SessionId']
+            for wg, props in specs
+        ]
+        started.extend(ids)
+        return wait_idle(athena, ids)
+
+    yield start
+    for session_id in started:
+        athena.terminate_session(SessionId=session_id)
+
+
+def wait_idle(athena, ids: list[str]) -> list[str]:
     for session_id in ids:
         status = wait_session(athena, session_id, ('IDLE', 'FAILED'))
         assert status['State'] == 'IDLE', status
@@ -86,9 +98,10 @@ AFTER_CHANGES = [['Golang', 3500], ['Rust', 2500], ['Zig', 50]]
 FIRST_INSERT = [['Golang', 3000], ['Perl', 10], ['Rust', 2000]]
 
 
-def test_a_delta_table_made_on_spark_3_5_is_read_on_spark_4_1(athena, server):
-    athena.create_work_group(Name='spark4', Configuration={'EngineVersion': {'SelectedEngineVersion': SPARK_4}, 'ExecutionRole': ROLE})
-    writer, reader = start_all(athena, [('spark', DELTA), ('spark4', DELTA)])
+def test_a_delta_table_made_on_spark_3_5_is_read_on_spark_4_1(athena, server, new_name, start_all):
+    spark4 = new_name()
+    athena.create_work_group(Name=spark4, Configuration={'EngineVersion': {'SelectedEngineVersion': SPARK_4}, 'ExecutionRole': ROLE})
+    writer, reader = start_all([('spark', DELTA), (spark4, DELTA)])
     # Version 0 is the CREATE, 1 the first INSERT.
     travel = 'old_sql = "SELECT language, users FROM lake.langs VERSION AS OF 1"'
     seen = last_json(athena, server, writer, CHANGES.format(db='lake', fmt='delta', props='', travel=travel))
@@ -105,8 +118,8 @@ print(json.dumps(spark.sql("SHOW PARTITIONS lake.from_four").count()))
     assert last_json(athena, server, writer, 'import json\nprint(json.dumps(spark.table("lake.from_four").count()))') == 4
 
 
-def test_a_hudi_table_is_changed_by_one_session_and_read_by_another(athena, server):
-    writer, reader = start_all(athena, [('spark', HUDI), ('spark', HUDI)])
+def test_a_hudi_table_is_changed_by_one_session_and_read_by_another(athena, server, start_all):
+    writer, reader = start_all([('spark', HUDI), ('spark', HUDI)])
     props = "TBLPROPERTIES (primaryKey = 'language', preCombineField = 'users', type = 'cow')"
     # Hudi's time travel names a commit instant: the first INSERT's is the oldest on the table's timeline.
     travel = (
