@@ -77,6 +77,15 @@ class MetastoreClient {
     return reply;
   }
 
+  /** A oneway call: no reply comes. */
+  sendOneway(name: string): void {
+    const output = new thrift.TBinaryProtocol(new thrift.TBufferedTransport(undefined, (buf) => buf && this.socket.write(buf)));
+    output.writeMessageBegin(name, 4 as never, ++this.seq);
+    codec.writeFields(output, `${name}_args`, [], {});
+    output.writeMessageEnd();
+    output.flush();
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -207,6 +216,13 @@ function metastoreCases(backend: string, openStore: (dir: string) => Promise<Clo
       assert.match(String(reply.result.message), /get_open_txns/);
       assert.ok(service.unservedCalls.has('get_open_txns'));
       assert.deepEqual((await client.call('get_all_databases', {})).success, []);
+    });
+
+    it('serves the oneway shutdown Hive\'s client sends when it closes, without a reply', async () => {
+      client.sendOneway('shutdown');
+      // Had the service answered the oneway call, this call would read that answer instead of its own.
+      assert.deepEqual((await client.call('get_all_databases', {})).success, []);
+      assert.ok(!service.unservedCalls.has('shutdown'));
     });
   });
 }

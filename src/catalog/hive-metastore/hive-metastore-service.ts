@@ -156,16 +156,22 @@ export class HiveMetastoreService {
     const message = input.readMessageBegin();
     const method = HMS_METHODS[message.fname];
     const handler = this.handlers[message.fname];
+    // A oneway call gets no reply, not even an error: its caller does not read one.
+    const oneway = message.mtype === MESSAGE.ONEWAY;
     if (!method || !handler) {
       input.skip(12 as never);
       input.readMessageEnd();
       if (!this.unservedCalls.has(message.fname)) this.log.warn({ call: message.fname }, 'a session made a Hive Metastore call Owlet does not serve');
       this.unservedCalls.add(message.fname);
-      this.replyApplicationError(output, message.fname, message.rseqid, APPLICATION_ERROR.UNKNOWN_METHOD, `Invalid method name: '${message.fname}'`);
+      if (!oneway) this.replyApplicationError(output, message.fname, message.rseqid, APPLICATION_ERROR.UNKNOWN_METHOD, `Invalid method name: '${message.fname}'`);
       return;
     }
     const args = this.codec.readFields(input, method.args);
     input.readMessageEnd();
+    if (oneway) {
+      handler(args).catch((error: unknown) => this.log.error({ err: error, call: message.fname }, 'a oneway Hive Metastore call failed'));
+      return;
+    }
     void this.answer(output, message.fname, message.rseqid, method, handler, args);
   }
 
@@ -372,6 +378,8 @@ export class HiveMetastoreService {
       set_ugi: async (a) => [String(a.userName ?? ''), ...names(a, 'groupNames')],
       get_config_value: async (a) => String(a.defaultValue ?? ''),
       get_current_notificationEventId: async () => ({ eventId: 0 }),
+      // The client closes its socket right after; the connection ends with it.
+      shutdown: async () => undefined,
 
       create_database: async (a) => {
         const db = databaseFromHms(a.database as ThriftStruct, this.now());

@@ -250,4 +250,7 @@ export const HMS_METHODS: Readonly<Record<string, HmsMethod>> = {
   get_function: { args: [[1, 'dbName', str], [2, 'functionName', str]], returns: s('Function'), throws: { MetaException: 1, NoSuchObjectException: 2 } },
   get_all_functions: { args: [], returns: s('GetAllFunctionsResponse'), throws: { MetaException: 1 } },
   get_current_notificationEventId: { args: [], returns: s('CurrentNotificationEventId'), throws: {} },
+  // fb303's FacebookService, which ThriftHiveMetastore extends: Hive's client sends this oneway call when it
+  // closes its connection (HiveMetaStoreClient.close).
+  shutdown: { args: [], throws: {} },
 };
