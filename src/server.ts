@@ -1,4 +1,5 @@
 // Owlet's composition root: the store, the operation handlers, the protocol layer and the HTTP server.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
@@ -35,7 +36,23 @@ import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
 import { openStateStore } from './store/open-state-store.js';
+import type { CatalogStore } from './catalog/catalog-store.js';
+import { HiveMetastoreService } from './catalog/hive-metastore/hive-metastore-service.js';
+import { sessionCatalogProperties } from './catalog/session-catalog.js';
+import { type OpenedCatalogStore, openCatalogStore } from './catalog/open-catalog-store.js';
 import type { StateStore } from './store/state-store.js';
+
+/** Where the Hive Metastore's port of the last run is kept, to be taken again after a restart. */
+const METASTORE_PORT_FILE = 'metastore.port';
+
+function readMetastorePort(dataDir: string): number {
+  try {
+    const port = Number(readFileSync(join(dataDir, METASTORE_PORT_FILE), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** The Spark workgroup a fresh server has, so that a newcomer can start a session without creating one. */
 export const READY_SPARK_WORKGROUP = 'spark';
@@ -45,6 +62,8 @@ export interface RunningOwlet {
   port: number;
   log: Logger;
   store: StateStore;
+  /** The account's table catalog (the Hive Metastore service and the Glue API both serve it). */
+  catalog: CatalogStore;
   sessions: SessionManager;
   retention: HistoryRetention;
   /** The Spark Connect endpoint of every session (GetSessionEndpoint). */
@@ -67,6 +86,8 @@ export interface StartOptions {
   connect?: { port?: number; tokenLifetimeMs?: number };
   /** A store to use instead of the configured one (tests share one between two nodes); the caller closes it. */
   store?: StateStore;
+  /** A catalog to use instead of the configured one (nodes sharing a store in tests); the caller closes it. */
+  catalog?: CatalogStore;
 }
 
 /**
@@ -114,6 +135,9 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   const closeStore = async (): Promise<void> => {
     if (ownStore) await store.close();
   };
+  let catalog: CatalogStore | undefined = options.catalog;
+  let ownCatalog: OpenedCatalogStore | undefined;
+  let metastore: HiveMetastoreService | undefined;
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
   let membership: NodeMembership | undefined;
@@ -121,6 +145,10 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   const retention = new HistoryRetention({ store, log, now, retentionMs: config.sessionRetentionMs, sessionsDir: join(config.dataDir, 'sessions') });
   try {
     await seedFreshStore(store, config, now());
+    if (!catalog) catalog = ownCatalog = await openCatalogStore({ url: config.stateStoreUrl, dataDir: config.dataDir });
+    metastore = new HiveMetastoreService({ catalog, log, now });
+    const metastorePort = await metastore.listen(readMetastorePort(config.dataDir));
+    writeFileSync(join(config.dataDir, METASTORE_PORT_FILE), `${metastorePort}\n`);
     objects = await openObjectStore({ dataDir: config.dataDir, stateStoreUrl: config.stateStoreUrl, now });
     await importResultFolders(objects, config.dataDir, log);
     const { resultsS3 } = config;
@@ -138,7 +166,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     const engine =
       options.engine ??
       new LocalRunnerEngine({ root: projectRoot, runnerPath: join(projectRoot, 'runner'), log });
-    const spark: SparkSettings = { master: config.sparkMaster, driverMemory: config.driverMemory, ...config.sparkCluster };
+    const spark: SparkSettings = {
+      master: config.sparkMaster,
+      driverMemory: config.driverMemory,
+      ...config.sparkCluster,
+      catalogProperties: sessionCatalogProperties({ metastorePort, warehouse: config.catalogWarehouse }),
+    };
     sessions = new SessionManager({
       store,
       engine,
@@ -234,6 +267,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       port: address.port,
       log,
       store,
+      catalog,
       sessions,
       retention,
       connectEndpoint: connect.endpointUrl,
@@ -246,7 +280,9 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
           await membership?.leave();
           await retention.stop();
           await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
+          await metastore?.close();
           await objects?.close();
+          await ownCatalog?.close();
           await closeStore();
         })();
         return stopping;
@@ -257,7 +293,9 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     await membership?.leave();
     await retention.stop();
     await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
+    await metastore?.close();
     await objects?.close();
+    await ownCatalog?.close();
     await closeStore();
     throw error;
   }
