@@ -5,16 +5,18 @@
 //   node dist/bench/run.js [--only <name>[,<name>...]] [options]
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
-// session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store. Options
-// reach the benchmarks that take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput);
+// session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store, density. Options
+// reach the benchmarks that take them: --connections, --duration, --rounds, --warmup, --cpu-prof, --no-moto (throughput);
 // --session-samples; --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds;
-// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys.
+// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys; --max-sessions,
+// --min-free-gib, --density-rounds.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
 import { parseArgs } from 'node:util';
 import { calculationRoundTrip, parseRoundTripOptions } from './calculation-round-trip.js';
 import { cancelLatency, parseCancelOptions } from './cancel-latency.js';
+import { density, parseDensityOptions } from './density.js';
 import { getWorkGroupThroughput } from './getworkgroup-throughput.js';
 import { jupyterCell, parseJupyterCellOptions } from './jupyter-cell.js';
 import { load, parseLoadOptions } from './load.js';
@@ -51,6 +53,10 @@ try {
       'object-rounds': { type: 'string' },
       keys: { type: 'string' },
       'jupyter-samples': { type: 'string' },
+      'no-moto': { type: 'boolean' },
+      'max-sessions': { type: 'string' },
+      'min-free-gib': { type: 'string' },
+      'density-rounds': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -73,6 +79,8 @@ const BENCHMARKS: Record<string, Bench> = {
   restart: () => restart(parseRestartOptions(argv)),
   load: () => load(parseLoadOptions(argv)),
   'object-store': () => objectStore(parseObjectStoreOptions(argv)),
+  // Last: it fills the machine with sessions.
+  density: () => density(parseDensityOptions(argv)),
 };
 
 const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
