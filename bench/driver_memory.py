@@ -5,7 +5,7 @@ how many MiB, measured on a bare PySpark process so that each figure is one sett
 
 Each variant runs in a fresh Python process (a JVM of its own): it starts ``local[2]`` Spark with the
 variant's settings and ``-XX:NativeMemoryTracking=summary``, runs ``spark.range(1).count()`` (what a session
-runs before it reports ready), waits ``--settle`` seconds, and reports the RSS of the Python process and of
+runs before it reports ready), waits ``--settle`` seconds (25: idle, as a session waits for its first calculation), and reports the RSS of the Python process and of
 its JVM (from /proc) and the JVM's own account by category (``jcmd <pid> VM.native_memory summary``:
 committed KiB of Java Heap, Class, Thread, Code, GC, ...). NMT itself costs a little memory (its own
 category, "Native Memory Tracking"), the same in every variant. Variants run one after the other, each
@@ -49,6 +49,14 @@ def variants(jars: Path) -> dict[str, dict[str, str]]:
             "spark.ui.retainedStages": "100",
             "spark.sql.ui.retainedExecutions": "100",
         },
+        # JDK 12+ (JEP 346): G1 runs a concurrent cycle when it has not collected for this long and gives the
+        # heap it does not need back to the OS; an idle driver otherwise keeps what its start-up committed.
+        "+ Spark Connect, G1 periodic GC every 10 s": {
+            **base,
+            **connect,
+            "spark.ui.port": "0",
+            "spark.driver.extraJavaOptions": "-XX:G1PeriodicGCInterval=10000",
+        },
     }
 
 
@@ -88,8 +96,9 @@ def _nmt(pid: int) -> dict[str, int]:
 def measure(settings: dict[str, str], settle: float) -> dict[str, object]:
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master("local[2]").config("spark.driver.extraJavaOptions", "-XX:NativeMemoryTracking=summary")
-    for key, value in settings.items():
+    java_options = f"-XX:NativeMemoryTracking=summary {settings.get('spark.driver.extraJavaOptions', '')}".strip()
+    builder = SparkSession.builder.master("local[2]")
+    for key, value in {**settings, "spark.driver.extraJavaOptions": java_options}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.range(1).count()
@@ -107,7 +116,7 @@ def measure(settings: dict[str, str], settle: float) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jars", default=str(ROOT / ".runtimes" / "jars"))
-    parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--settle", type=float, default=25.0)
     parser.add_argument("--variant")
     args = parser.parse_args()
     table = variants(Path(args.jars))
