@@ -47,6 +47,7 @@ export const GET_WORKGROUP: ThroughputSpec = {
   send: (client) => client.send(new GetWorkGroupCommand({ WorkGroup: SPARK_WORKGROUP })),
   expectedBody: JSON.stringify({ WorkGroup: SPARK_WORKGROUP }),
   check: checkGetWorkGroupAnswer,
+  cpuTargetMicros: 30,
   checkMoto: (answer) => {
     const name = answer.status === 200 ? (JSON.parse(answer.body) as { WorkGroup?: { Name?: unknown } }).WorkGroup?.Name : undefined;
     if (name !== SPARK_WORKGROUP) throw new Error(`moto_server did not answer GetWorkGroup as expected: HTTP ${answer.status} ${answer.body}`);
