@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -126,8 +127,10 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     for name in table:
         done = subprocess.run(
-            [sys.executable, __file__, "--jars", args.jars, "--settle", str(args.settle), "--variant", name],
+            [sys.executable, str(Path(__file__).resolve()), "--jars", args.jars, "--settle", str(args.settle), "--variant", name],
             capture_output=True, text=True, timeout=900,
+            # jcmd's attach leaves a .attach_pid<pid> file in the JVM's working directory while it runs.
+            cwd=tempfile.gettempdir(),
         )
         if done.returncode != 0:
             print(f"{name}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
