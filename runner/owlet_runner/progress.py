@@ -26,9 +26,9 @@ class TaskProgress:
         return {"done": self.done, "total": self.total}
 
 
-def _int_array(arrays: Any, java_array: Any) -> list[int]:
+def _int_array(to_string: Any, java_array: Any) -> list[int]:
     """A Java int[] read in one py4j round trip (``Arrays.toString``) rather than one per element."""
-    text = str(arrays.toString(java_array))
+    text = str(to_string(java_array))
     return [int(part) for part in text[1:-1].split(",") if part.strip()]
 
 
@@ -42,8 +42,8 @@ class JobGroupReader:
 
     def __init__(self, spark_context: SparkContext) -> None:
         self._tracker = spark_context._jsc.statusTracker()  # type: ignore[union-attr]
-        # Looked up once: each lookup of a class through the JVM view is a round trip of its own.
-        self._arrays = spark_context._jvm.java.util.Arrays  # type: ignore[union-attr]
+        # Looked up once: py4j resolves a class, and a static member of it, with a round trip each time.
+        self._array_text = spark_context._jvm.java.util.Arrays.toString  # type: ignore[union-attr]
 
     def measure(self, job_group: str) -> TaskProgress:
         """Sums the tasks of every stage of the group's jobs.
@@ -53,12 +53,12 @@ class JobGroupReader:
         forever. A stage shared by several jobs counts once.
         """
         stages: dict[int, TaskProgress] = {}
-        for job_id in _int_array(self._arrays, self._tracker.getJobIdsForGroup(job_group)):
+        for job_id in _int_array(self._array_text, self._tracker.getJobIdsForGroup(job_group)):
             job = self._tracker.getJobInfo(job_id)
             if job is None:
                 continue
             succeeded = str(job.status()) == "SUCCEEDED"
-            for stage_id in _int_array(self._arrays, job.stageIds()):
+            for stage_id in _int_array(self._array_text, job.stageIds()):
                 stage = self._tracker.getStageInfo(stage_id)
                 if stage is None:
                     continue
