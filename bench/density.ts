@@ -77,7 +77,7 @@ export async function density(options: Partial<DensityOptions> = {}): Promise<De
     const m = machine();
     const row = {
       figure: `density: IDLE sessions started, then \`1+1\` on each in turn`,
-      owlet: `${sessions.length} sessions (stopped by ${stoppedBy}); \`1+1\` ${p50p95(roundTrip)} (n=${samples.length})`,
+      owlet: `${sessions.length} sessions (stopped by ${stoppedBy}); \`1+1\` ${p50p95(roundTrip)}`,
       baseline: `session RSS p50 ${mib(distribution(sessionRssKiB).p50)}; MemAvailable at the end ${availableGiB().toFixed(1)} GiB of ${m.memoryGiB}`,
     };
     const result: DensityResult = {
