@@ -74,7 +74,7 @@ def main() -> None:
             print(f"{code} (#{attempt + 1})")
             step("setJobGroup", lambda: spark.sparkContext.setJobGroup(group, "calculation", interruptOnCancel=True))
             step("tag_jobs", lambda: tag_jobs(spark, "owlet-calculation"))
-            step("the code", lambda: eval(code))  # noqa: S307 - the benchmark's own code
+            step("the code", lambda: eval(code, {"spark": spark}))  # noqa: S307 - the benchmark's own code
             step("progress, PySpark's StatusTracker", lambda: pyspark_status_tracker_progress(spark, group))
             step("progress, JobGroupReader", lambda: reader.measure(group))
             step("removeJobTag", lambda: spark.sparkContext.removeJobTag("owlet-calculation"))
