@@ -10,6 +10,7 @@ import {
   DEFAULT_OPTIONS,
   formatReport,
   measureThroughput,
+  motoRow,
   parseOptions,
   type ThroughputOptions,
   type ThroughputResult,
@@ -46,6 +47,11 @@ export const GET_WORKGROUP: ThroughputSpec = {
   send: (client) => client.send(new GetWorkGroupCommand({ WorkGroup: SPARK_WORKGROUP })),
   expectedBody: JSON.stringify({ WorkGroup: SPARK_WORKGROUP }),
   check: checkGetWorkGroupAnswer,
+  cpuTargetMicros: 30,
+  checkMoto: (answer) => {
+    const name = answer.status === 200 ? (JSON.parse(answer.body) as { WorkGroup?: { Name?: unknown } }).WorkGroup?.Name : undefined;
+    if (name !== SPARK_WORKGROUP) throw new Error(`moto_server did not answer GetWorkGroup as expected: HTTP ${answer.status} ${answer.body}`);
+  },
 };
 
 export function measureGetWorkGroupThroughput(
@@ -63,7 +69,8 @@ export function saveResult(result: ThroughputResult): string {
 export async function getWorkGroupThroughput(options: Partial<ThroughputOptions> = {}): Promise<ThroughputResult & BenchResult> {
   const result = await measureGetWorkGroupThroughput(options, (line) => console.log(line));
   console.log(`\n${formatReport(result)}`);
-  const full: ThroughputResult & BenchResult = { ...result, rows: [throughputRow(result)] };
+  const peer = motoRow(result);
+  const full: ThroughputResult & BenchResult = { ...result, rows: [throughputRow(result), ...(peer ? [peer] : [])] };
   full.file = saveResult(full);
   return full;
 }

@@ -33,6 +33,8 @@ export interface MemoryOptions {
 
 export const DEFAULT_MEMORY_OPTIONS: MemoryOptions = { calculations: 10_000 };
 const PAGE = 100;
+/** Issue 16: an idle session's process group at most this much over the bare PySpark one's. */
+const TARGET_IDLE_EXTRA_MIB = 40;
 
 export interface ServerMemory {
   calculations: number;
@@ -153,6 +155,10 @@ export async function measureMemory(
       figure: 'RSS of an idle session (runner + JVM, process group)',
       owlet: summary(idleSession.owlet),
       baseline: `bare PySpark process group: ${summary(idleSession.bare)}`,
+      target: {
+        text: `≤ bare + ${TARGET_IDLE_EXTRA_MIB} MiB (+${mib(idleSession.owlet.rssKiB - idleSession.bare.rssKiB)})`,
+        met: idleSession.owlet.rssKiB <= idleSession.bare.rssKiB + TARGET_IDLE_EXTRA_MIB * 1024,
+      },
     });
   }
   rows.push({

@@ -6,11 +6,11 @@
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
 // session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store,
-// catalog-partitions. Options
-// reach the benchmarks that take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput);
-// --session-samples; --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds;
-// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys; --catalog-partitions,
-// --catalog-rounds.
+// catalog-partitions, density. Options reach the benchmarks that take them: --connections, --duration, --rounds,
+// --warmup, --cpu-prof, --no-moto (throughput); --session-samples; --calc-samples, --calc-warmup;
+// --cancel-samples; --calculations, --restart-rounds; --load-clients, --load-seconds; --jupyter-samples;
+// --object-mib, --object-rounds, --keys; --catalog-partitions, --catalog-rounds; --max-sessions, --min-free-gib,
+// --density-rounds.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { calculationRoundTrip, parseRoundTripOptions } from './calculation-round-trip.js';
 import { catalogPartitions, parseCatalogPartitionsOptions } from './catalog-partitions.js';
 import { cancelLatency, parseCancelOptions } from './cancel-latency.js';
+import { density, parseDensityOptions } from './density.js';
 import { getWorkGroupThroughput } from './getworkgroup-throughput.js';
 import { jupyterCell, parseJupyterCellOptions } from './jupyter-cell.js';
 import { load, parseLoadOptions } from './load.js';
@@ -56,6 +57,10 @@ try {
       'jupyter-samples': { type: 'string' },
       'catalog-partitions': { type: 'string' },
       'catalog-rounds': { type: 'string' },
+      'no-moto': { type: 'boolean' },
+      'max-sessions': { type: 'string' },
+      'min-free-gib': { type: 'string' },
+      'density-rounds': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -79,6 +84,8 @@ const BENCHMARKS: Record<string, Bench> = {
   load: () => load(parseLoadOptions(argv)),
   'object-store': () => objectStore(parseObjectStoreOptions(argv)),
   'catalog-partitions': () => catalogPartitions(parseCatalogPartitionsOptions(argv)),
+  // Only with --only density: it fills the machine with sessions.
+  density: () => density(parseDensityOptions(argv)),
 };
 
 const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
@@ -88,7 +95,9 @@ for (const name of only) {
     process.exit(2);
   }
 }
-const selected = Object.keys(BENCHMARKS).filter((name) => only.length === 0 || only.includes(name));
+// Density fills the machine with sessions for many minutes: it runs only when named.
+const OPT_IN = new Set(['density']);
+const selected = Object.keys(BENCHMARKS).filter((name) => (only.length === 0 ? !OPT_IN.has(name) : only.includes(name)));
 
 let fixture: Promise<SparkFixture> | undefined;
 const sharedFixture = (): Promise<SparkFixture> => (fixture ??= startSparkFixture((line) => console.log(line)));

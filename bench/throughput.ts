@@ -3,15 +3,16 @@
 // duration, in alternating rounds so that a noisy machine weighs on both alike. GetWorkGroup
 // (getworkgroup-throughput.ts) and GetCalculationExecutionStatus (status-throughput.ts) are measured so.
 import { mkdirSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import autocannon from 'autocannon';
 import { athenaClient, owletEnvironment, RESULTS_DIR, startOwletServer, temporaryDataDir, type OwletServer } from './owlet-server.js';
+import { MOTO, type MotoServer, startMotoServer } from './moto-server.js';
 import { cpuMicros } from './proc.js';
 import { startServerProcess, type ServerProcess } from './processes.js';
-import { machine, median } from './report.js';
+import { machine, median, type Row } from './report.js';
 
 const BARE_SERVER = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 export const OWLET = 'Owlet';
@@ -31,9 +32,11 @@ export interface ThroughputOptions {
    * exit (owlet-<pid>.cpuprofile, bare-<pid>.cpuprofile), to compare where each spends its time.
    */
   cpuProfileDir?: string;
+  /** Loads moto_server too, for the operations it serves (on unless `--no-moto`). */
+  moto: boolean;
 }
 
-export const DEFAULT_OPTIONS: ThroughputOptions = { connections: 10, durationSeconds: 5, rounds: 3, warmupSeconds: 2 };
+export const DEFAULT_OPTIONS: ThroughputOptions = { connections: 10, durationSeconds: 5, rounds: 3, warmupSeconds: 2, moto: true };
 
 export interface RunFigures {
   requestsPerSecond: number;
@@ -72,6 +75,8 @@ export interface ThroughputResult {
   options: ThroughputOptions;
   owlet: ServerFigures;
   bare: ServerFigures;
+  /** moto_server beside Owlet and the bare server, when moto serves the operation. */
+  peer?: PeerComparison;
   /** Owlet's median throughput over the bare server's. */
   ratio: number;
   /**
@@ -80,6 +85,8 @@ export interface ThroughputResult {
    */
   roundRatios: number[];
   target: number;
+  /** The most CPU time a request may cost the server, where the issue sets one (GetWorkGroup: 30 µs). */
+  cpuTargetMicros?: number;
 }
 
 export interface SignedRequest {
@@ -106,6 +113,10 @@ export interface ThroughputSpec {
   expectedBody: string;
   /** Throws unless Owlet's answer is the expected, successful one. */
   check: (answer: Answer) => void;
+  /** The most CPU time a request may cost the server, where there is a target for it. */
+  cpuTargetMicros?: number;
+  /** Throws unless moto_server's answer is the expected, successful one; unset where moto lacks the operation. */
+  checkMoto?: (answer: Answer) => void;
 }
 
 class Captured extends Error {}
@@ -184,7 +195,7 @@ export function sendOnce(url: string, signed: SignedRequest): Promise<Answer> {
   });
 }
 
-async function load(url: string, signed: SignedRequest, connections: number, durationSeconds: number, pid: number): Promise<RunFigures> {
+const autocannonLoad: LoadGenerator = async (url, signed, connections, durationSeconds, pid) => {
   // autocannon writes Content-Length itself, from the body; the signed value is the same.
   const headers = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k.toLowerCase() !== 'content-length'));
   const cpuBefore = cpuMicros(pid);
@@ -211,7 +222,7 @@ async function load(url: string, signed: SignedRequest, connections: number, dur
     bytesPerResponse: result.throughput.total / result.requests.total,
     cpuMicrosPerRequest: (cpuMicros(pid) - cpuBefore) / result.requests.total,
   };
-}
+};
 
 function figures(server: string, rounds: RunFigures[], warmup: RunFigures | undefined): ServerFigures {
   return {
@@ -224,6 +235,109 @@ function figures(server: string, rounds: RunFigures[], warmup: RunFigures | unde
     ...(warmup ? { warmup } : {}),
   };
 }
+
+/**
+ * moto_server answers every request with `Connection: close` (Werkzeug's development server), which
+ * autocannon 9 does not survive: it writes the next request into the closing connection and loses count (14
+ * answers in 3 s here, where a client that reconnects gets hundreds a second). The peer comparison therefore
+ * loads all three servers with one generator that handles both kinds of connection: node:http's keep-alive
+ * Agent, `connections` requests in flight at a time, in this process.
+ */
+const AGENT_GENERATOR = "node:http's keep-alive Agent";
+
+/** Owlet, the bare server and moto_server loaded by the same generator, in the same rounds. */
+export interface PeerComparison {
+  generator: string;
+  owlet: ServerFigures;
+  bare: ServerFigures;
+  moto: ServerFigures;
+}
+
+type LoadGenerator = (url: string, signed: SignedRequest, connections: number, durationSeconds: number, pid: number) => Promise<RunFigures>;
+
+interface LoadedServer {
+  name: string;
+  url: string;
+  pid: number;
+}
+
+async function measureRounds(
+  servers: readonly LoadedServer[],
+  signed: SignedRequest,
+  opts: ThroughputOptions,
+  generator: LoadGenerator,
+  progress: (line: string) => void,
+): Promise<{ warmups: Map<string, RunFigures>; rounds: Map<string, RunFigures[]> }> {
+  const warmups = new Map<string, RunFigures>();
+  if (opts.warmupSeconds > 0) {
+    for (const server of servers) warmups.set(server.name, await generator(server.url, signed, opts.connections, opts.warmupSeconds, server.pid));
+  }
+  const rounds = new Map<string, RunFigures[]>(servers.map((server) => [server.name, []]));
+  for (let round = 0; round < opts.rounds; round++) {
+    // Rotating which server goes first keeps a drift in the machine's load from favouring one.
+    const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
+    for (const server of order) {
+      const run = await generator(server.url, signed, opts.connections, opts.durationSeconds, server.pid);
+      rounds.get(server.name)!.push(run);
+      progress(
+        `  round ${round + 1} ${server.name.padEnd(15)} ${formatCount(run.requestsPerSecond).padStart(7)} req/s  ` +
+          `p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ${Math.round(run.cpuMicrosPerRequest)} µs CPU/request`,
+      );
+    }
+  }
+  return { warmups, rounds };
+}
+
+/** The value below which `share` of the sorted samples lie. */
+function percentile(sorted: readonly number[], share: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))]!;
+}
+
+const agentLoad: LoadGenerator = async (url, signed, connections, durationSeconds, pid) => {
+  const { hostname, port } = new URL(url);
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const latencies: number[] = [];
+  let bytes = 0;
+  let failures = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      const req = request({ hostname, port, method: 'POST', path: signed.path, headers: signed.headers, agent }, (res) => {
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('end', () => {
+          if (res.statusCode !== 200) failures++;
+          latencies.push(performance.now() - started);
+          resolve();
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(signed.body);
+    });
+  const cpuBefore = cpuMicros(pid);
+  const started = performance.now();
+  const until = started + durationSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) await one();
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuMicros(pid) - cpuBefore;
+  agent.destroy();
+  if (failures > 0 || latencies.length === 0) throw new Error(`load on ${url} went wrong: ${latencies.length} answers, ${failures} not 200`);
+  latencies.sort((a, b) => a - b);
+  return {
+    requestsPerSecond: latencies.length / seconds,
+    requests: latencies.length,
+    durationSeconds: seconds,
+    latencyP50Ms: Math.round(percentile(latencies, 0.5) * 10) / 10,
+    latencyP99Ms: Math.round(percentile(latencies, 0.99) * 10) / 10,
+    // The body only: the Agent does not report the bytes of the headers.
+    bytesPerResponse: bytes / latencies.length,
+    cpuMicrosPerRequest: cpu / latencies.length,
+  };
+};
 
 export async function measureThroughput(
   spec: ThroughputSpec,
@@ -239,6 +353,7 @@ export async function measureThroughput(
   const dir = temporaryDataDir();
   let owlet: OwletServer | undefined;
   let bare: ServerProcess | undefined;
+  let moto: MotoServer | undefined;
   try {
     await spec.prepare?.(dir.dataDir);
     // The warm pool is off (startOwletServer's default): a JVM starting in the background would take CPU
@@ -260,6 +375,10 @@ export async function measureThroughput(
     if (bareAnswer.status !== 200 || bareAnswer.body !== owletAnswer.body) {
       throw new Error(`${BARE} did not answer with Owlet's body: HTTP ${bareAnswer.status} ${bareAnswer.body}`);
     }
+    if (opts.moto && spec.checkMoto) {
+      moto = await startMotoServer();
+      spec.checkMoto(await sendOnce(moto.url, signed));
+    }
     progress(
       `${spec.operation}: ${Buffer.byteLength(owletAnswer.body)}-byte JSON body, ${opts.connections} connections, ` +
         `${opts.warmupSeconds} s warm-up, ${opts.rounds} rounds of ${opts.durationSeconds} s per server`,
@@ -268,31 +387,21 @@ export async function measureThroughput(
     const servers = [
       { name: OWLET, url: owlet.url, pid: owlet.pid },
       { name: BARE, url: bare.url, pid: bare.pid },
-    ] as const;
-    let owletWarmup: RunFigures | undefined;
-    let bareWarmup: RunFigures | undefined;
-    if (opts.warmupSeconds > 0) {
-      owletWarmup = await load(servers[0].url, signed, opts.connections, opts.warmupSeconds, servers[0].pid);
-      bareWarmup = await load(servers[1].url, signed, opts.connections, opts.warmupSeconds, servers[1].pid);
-    }
+    ];
+    const main = await measureRounds(servers, signed, opts, autocannonLoad, progress);
+    const owletRounds = main.rounds.get(OWLET)!;
+    const bareRounds = main.rounds.get(BARE)!;
+    const owletFigures = figures(OWLET, owletRounds, main.warmups.get(OWLET));
+    const bareFigures = figures(BARE, bareRounds, main.warmups.get(BARE));
 
-    const owletRounds: RunFigures[] = [];
-    const bareRounds: RunFigures[] = [];
-    for (let round = 0; round < opts.rounds; round++) {
-      // Alternating which server goes first keeps a drift in the machine's load from favouring one.
-      const order = round % 2 === 0 ? [servers[0], servers[1]] : [servers[1], servers[0]];
-      for (const server of order) {
-        const run = await load(server.url, signed, opts.connections, opts.durationSeconds, server.pid);
-        (server.name === OWLET ? owletRounds : bareRounds).push(run);
-        progress(
-          `  round ${round + 1} ${server.name.padEnd(15)} ${formatCount(run.requestsPerSecond).padStart(7)} req/s  ` +
-            `p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ${Math.round(run.cpuMicrosPerRequest)} µs CPU/request`,
-        );
-      }
+    let peer: PeerComparison | undefined;
+    if (moto) {
+      progress(`${spec.operation} beside ${MOTO}, all three loaded by ${AGENT_GENERATOR}:`);
+      const all = [...servers, { name: MOTO, url: moto.url, pid: moto.pid }];
+      const agent = await measureRounds(all, signed, opts, agentLoad, progress);
+      const [o, b, m] = all.map((server) => figures(server.name, agent.rounds.get(server.name)!, agent.warmups.get(server.name)));
+      peer = { generator: AGENT_GENERATOR, owlet: o!, bare: b!, moto: m! };
     }
-
-    const owletFigures = figures(OWLET, owletRounds, owletWarmup);
-    const bareFigures = figures(BARE, bareRounds, bareWarmup);
     const m = machine();
     return {
       benchmark: spec.benchmark,
@@ -304,12 +413,15 @@ export async function measureThroughput(
       options: opts,
       owlet: owletFigures,
       bare: bareFigures,
+      ...(peer ? { peer } : {}),
       ratio: owletFigures.medianRequestsPerSecond / bareFigures.medianRequestsPerSecond,
       roundRatios: owletRounds.map((r, i) => r.requestsPerSecond / bareRounds[i]!.requestsPerSecond),
       target: 0.5,
+      ...(spec.cpuTargetMicros !== undefined ? { cpuTargetMicros: spec.cpuTargetMicros } : {}),
     };
   } finally {
     // Stopped one at a time, each by its own process id.
+    await moto?.stop();
     await bare?.stop();
     if (owlet) await owlet.stop();
     else dir.remove();
@@ -343,11 +455,34 @@ export function formatReport(result: ThroughputResult): string {
     `${result.operation} throughput: Owlet ${formatCount(result.owlet.medianRequestsPerSecond)} req/s vs bare node:http ` +
       `${formatCount(result.bare.medianRequestsPerSecond)} req/s = ${percent}%` +
       ` (target ${Math.round(result.target * 100)}%: ${result.ratio >= result.target ? 'met' : 'not met'})`,
+    ...(result.peer
+      ? [
+          `Beside moto_server, all three loaded by ${result.peer.generator}: ` +
+            [result.peer.owlet, result.peer.bare, result.peer.moto]
+              .map((f) => `${f.server} ${formatCount(f.medianRequestsPerSecond)} req/s (${Math.round(f.medianCpuMicrosPerRequest)} µs CPU/request)`)
+              .join(', ') +
+            `; Owlet / moto_server = ${(result.peer.owlet.medianRequestsPerSecond / result.peer.moto.medianRequestsPerSecond).toFixed(1)}x (moto verifies no signature)`,
+        ]
+      : []),
     `Owlet / bare node:http within each round: ${result.roundRatios.map((r) => `${Math.round(r * 100)}%`).join(' / ')}`,
     `CPU per request: Owlet ${Math.round(result.owlet.medianCpuMicrosPerRequest)} µs, bare node:http ` +
       `${Math.round(result.bare.medianCpuMicrosPerRequest)} µs (bare / Owlet = ` +
       `${Math.round((result.bare.medianCpuMicrosPerRequest / result.owlet.medianCpuMicrosPerRequest) * 100)}%)`,
   ].join('\n');
+}
+
+/** moto_server's row of the summary table, when it was loaded: the peer, beside the same bare server. */
+export function motoRow(result: ThroughputResult): Row | undefined {
+  const peer = result.peer;
+  if (!peer) return undefined;
+  return {
+    figure: `${result.operation} throughput beside moto_server (${result.options.connections} connections, ${peer.generator})`,
+    owlet:
+      `Owlet ${formatCount(peer.owlet.medianRequestsPerSecond)} req/s, ${Math.round(peer.owlet.medianCpuMicrosPerRequest)} µs CPU/req; ` +
+      `moto_server ${formatCount(peer.moto.medianRequestsPerSecond)} req/s, ${Math.round(peer.moto.medianCpuMicrosPerRequest)} µs CPU/req ` +
+      `(Owlet ${(peer.owlet.medianRequestsPerSecond / peer.moto.medianRequestsPerSecond).toFixed(1)}x moto)`,
+    baseline: `bare node:http: ${formatCount(peer.bare.medianRequestsPerSecond)} req/s, ${Math.round(peer.bare.medianCpuMicrosPerRequest)} µs CPU/req`,
+  };
 }
 
 /** The row of the summary table. */
@@ -360,7 +495,12 @@ export function throughputRow(result: ThroughputResult): { figure: string; owlet
     baseline:
       `bare node:http, same body: ${formatCount(result.bare.medianRequestsPerSecond)} req/s, ` +
       `${Math.round(result.bare.medianCpuMicrosPerRequest)} µs CPU/req`,
-    target: { text: `≥ ${Math.round(result.target * 100)}% of bare`, met: result.ratio >= result.target },
+    target: {
+      text: `≥ ${Math.round(result.target * 100)}% of bare${result.cpuTargetMicros !== undefined ? `, ≤ ${result.cpuTargetMicros} µs CPU` : ''}`,
+      met:
+        result.ratio >= result.target &&
+        (result.cpuTargetMicros === undefined || result.owlet.medianCpuMicrosPerRequest <= result.cpuTargetMicros),
+    },
   };
 }
 
@@ -378,6 +518,7 @@ export function parseOptions(argv: readonly string[]): Partial<ThroughputOptions
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'no-moto': { type: 'boolean' },
     },
     strict: false,
   });
@@ -397,5 +538,6 @@ export function parseOptions(argv: readonly string[]): Partial<ThroughputOptions
   if (rounds !== undefined) options.rounds = rounds;
   if (warmup !== undefined) options.warmupSeconds = warmup;
   if (values['cpu-prof']) options.cpuProfileDir = RESULTS_DIR;
+  if (values['no-moto']) options.moto = false;
   return options;
 }

@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -169,8 +170,15 @@ class CalculationCanceller:
         return future_jobs_cancelled
 
 
+# SparkSession.version asks the JVM each time (a py4j round trip); tag_jobs runs for every calculation.
+_SPARK_3: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def _spark_3(spark: Any) -> bool:
-    return str(spark.version).startswith("3.")
+    known = _SPARK_3.get(spark)
+    if known is None:
+        known = _SPARK_3[spark] = str(spark.version).startswith("3.")
+    return known
 
 
 def tag_jobs(spark: Any, job_tag: str) -> None:

@@ -39,7 +39,7 @@ from owlet_runner.output_capture import (
     StreamCounts,
     output_limit_from_environment,
 )
-from owlet_runner.progress import ProgressPoller, TaskProgress
+from owlet_runner.progress import JobGroupReader, ProgressPoller, TaskProgress
 from owlet_runner.protocol import ControlServer, ProtocolError
 from owlet_runner.rich_output import OutputCollector
 from owlet_runner.spark_info import ConnectServer, connect_port, executor_list
@@ -247,7 +247,7 @@ class SessionRunner:
         magics = SessionMagics(spark, namespace, self._session_info, collector.display, collector.add_bundle)
         self._executor = CodeExecutor(namespace, self._gate, collector, magics)
         self._canceller = CalculationCanceller(self._gate, spark, threading.main_thread().ident or 0)
-        self._poller = ProgressPoller(spark.sparkContext.statusTracker(), self._send_progress)
+        self._poller = ProgressPoller(JobGroupReader(spark.sparkContext), self._send_progress)
         self._poller.start()
         with self._lock:
             self._state = IDLE

@@ -5,7 +5,8 @@
 // Signed chunks chain their signatures from the request's: each signs
 // "AWS4-HMAC-SHA256-PAYLOAD\n<date>\n<scope>\n<previous signature>\n<sha256 of ''>\n<sha256 of the chunk>", and the
 // trailer signs "AWS4-HMAC-SHA256-TRAILER\n<date>\n<scope>\n<previous signature>\n<sha256 of the trailer lines>".
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { hmacSha256Hex } from './node-sha256.js';
 import { S3Error, signatureDoesNotMatch } from './s3-errors.js';
 
 export interface ChunkSigning {
@@ -37,7 +38,7 @@ export class AwsChunkedDecoder {
   }
 
   private sign(stringToSign: string): string {
-    return createHmac('sha256', this.signing!.signingKey).update(stringToSign).digest('hex');
+    return hmacSha256Hex(this.signing!.signingKey, stringToSign);
   }
 
   private checkChunkSignature(given: string | undefined, data: Buffer[]): void {

@@ -66,8 +66,7 @@ export class JsonService {
       if (!handler) throw this.unhandled(operation);
       const output = await handler(input as never, context);
       const outputShape = operations[operation].output;
-      const encoded = outputShape === null ? {} : this.encoder.encode(outputShape, output);
-      return { status: 200, body: JSON.stringify(encoded) };
+      return { status: 200, body: outputShape === null ? '{}' : this.encoder.encodeJson(outputShape, output) };
     } catch (error) {
       if (error instanceof ForwardToNode && error.endpoint !== undefined && !context.forwarded) {
         return { status: 0, body: '', forwardTo: error.endpoint };

@@ -220,37 +220,86 @@ export class InputDecoder {
   }
 }
 
+/** Writes one value of a shape as JSON text. */
+type JsonWriter = (value: unknown) => string;
+
+const writeScalar: JsonWriter = (value) => JSON.stringify(value);
+
+/**
+ * Writes a handler's result as the JSON text the wire carries for a shape: only modelled members, unset ones
+ * omitted, timestamps as epoch seconds, blobs as base64. Each shape's writer is prepared once, on first use
+ * (its members, their writers and their quoted names `"Name":`), so that a request pays only for walking its
+ * own value, and the text is written directly rather than built as an object for JSON.stringify.
+ */
 export class OutputEncoder {
+  private readonly writers = new Map<string, JsonWriter>();
+
   constructor(private readonly shapes: ShapeTable) {}
 
-  /** Encodes a handler's result as the JSON value the wire carries for `shapeName`. */
-  encode(shapeName: string, value: unknown): unknown {
-    const shape = this.shapes[shapeName];
-    if (!shape) throw new Error(`model has no shape ${shapeName}`);
+  /** The JSON text of a handler's result for `shapeName`. */
+  encodeJson(shapeName: string, value: unknown): string {
+    return this.writerOf(shapeName)(value);
+  }
+
+  private writerOf(name: string): JsonWriter {
+    const known = this.writers.get(name);
+    if (known) return known;
+    const shape = this.shapes[name];
+    if (!shape) throw new Error(`model has no shape ${name}`);
+    let writer: JsonWriter;
     switch (shape.type) {
       case 'structure': {
-        const input = value as Record<string, unknown>;
-        const out: Record<string, unknown> = {};
+        const names: string[] = [];
+        const keys: string[] = [];
+        const writers: JsonWriter[] = [];
+        writer = (value) => {
+          const input = value as Record<string, unknown>;
+          let out = '';
+          for (let i = 0; i < names.length; i++) {
+            const v = input[names[i]!];
+            if (v === undefined || v === null) continue;
+            out += `${out === '' ? '{' : ','}${keys[i]!}${writers[i]!(v)}`;
+          }
+          return out === '' ? '{}' : `${out}}`;
+        };
+        // Set before the members are prepared: a shape may contain itself.
+        this.writers.set(name, writer);
         for (const [member, target] of Object.entries(shape.members)) {
-          const v = input[member];
-          if (v !== undefined && v !== null) out[member] = this.encode(target, v);
+          names.push(member);
+          keys.push(`${JSON.stringify(member)}:`);
+          writers.push(this.writerOf(target));
         }
-        return out;
+        return writer;
       }
-      case 'list':
-        return (value as unknown[]).map((item) => this.encode(shape.member, item));
+      case 'list': {
+        let item: JsonWriter = writeScalar;
+        writer = (value) => `[${(value as unknown[]).map((v) => item(v)).join(',')}]`;
+        this.writers.set(name, writer);
+        item = this.writerOf(shape.member);
+        return writer;
+      }
       case 'map': {
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(value as Record<string, unknown>)) setOwn(out, k, this.encode(shape.value, v));
-        return out;
+        let entry: JsonWriter = writeScalar;
+        writer = (value) => {
+          const parts: string[] = [];
+          for (const [k, v] of Object.entries(value as Record<string, unknown>)) parts.push(`${JSON.stringify(k)}:${entry(v)}`);
+          return `{${parts.join(',')}}`;
+        };
+        this.writers.set(name, writer);
+        entry = this.writerOf(shape.value);
+        return writer;
       }
       case 'timestamp':
-        return epochSeconds(value as Date | number);
+        writer = (value) => JSON.stringify(epochSeconds(value as Date | number));
+        break;
       case 'blob':
-        return Buffer.from(value as Uint8Array).toString('base64');
+        writer = (value) => JSON.stringify(Buffer.from(value as Uint8Array).toString('base64'));
+        break;
       default:
-        return value;
+        writer = writeScalar;
     }
+    this.writers.set(name, writer);
+    return writer;
   }
 }
 

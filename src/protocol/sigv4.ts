@@ -1,11 +1,11 @@
 // SigV4 verification. The expected signature is computed by @smithy/signature-v4, the signer the AWS SDK for
 // JavaScript itself uses, over exactly the headers the client says it signed; Owlet only parses the
 // Authorization header, checks the clock and compares. Messages follow the ones AWS's front end sends.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ALGORITHM_IDENTIFIER, createScope, getCanonicalHeaders, getPayloadHash, getSigningKey, SignatureV4 } from '@smithy/signature-v4';
+import { ALGORITHM_IDENTIFIER, createScope, getCanonicalHeaders, getSigningKey, SignatureV4 } from '@smithy/signature-v4';
 import { AuthError } from './errors.js';
-import { NodeSha256 } from './node-sha256.js';
+import { hmacSha256Hex, NodeSha256, sha256Hex } from './node-sha256.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -55,10 +55,18 @@ const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 function parseAmzDate(value: string): Date | undefined {
   const m = AMZ_DATE.exec(value);
   if (!m) return undefined;
-  const date = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  const [year, month, day, hour, minute, second] = [+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+  const date = new Date(Date.UTC(year, month, day, hour, minute, second));
   // Date.UTC rolls fields over (month 13 is January of the next year, hour 24 the next day); a time that
-  // does not exist is malformed, not another time.
-  return Number.isNaN(date.getTime()) || formatAmzDate(date.getTime()) !== value ? undefined : date;
+  // does not exist is malformed, not another time. Only a field out of its range rolls over into another.
+  const exists =
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month &&
+    date.getUTCDate() === day &&
+    date.getUTCHours() === hour &&
+    date.getUTCMinutes() === minute &&
+    date.getUTCSeconds() === second;
+  return exists ? date : undefined;
 }
 
 function formatAmzDate(ms: number): string {
@@ -183,7 +191,7 @@ export class SigV4Verifier {
     // so the header must be checked against the body here, or a body could be swapped under a valid signature.
     const declaredHash = headerValue(request.headers, 'x-amz-content-sha256');
     if (declaredHash !== undefined && !options.streamedBody && !(parts.service === 's3' && declaredHash === 'UNSIGNED-PAYLOAD')) {
-      const actual = createHash('sha256').update(request.body).digest('hex');
+      const actual = sha256Hex(request.body);
       if (declaredHash !== actual) {
         throw new AuthError(
           'InvalidSignatureException',
@@ -312,13 +320,19 @@ class SignatureCalculator extends SignatureV4 {
     super({ service, region: 'unused', credentials: { accessKeyId: '', secretAccessKey: '' }, sha256: NodeSha256, uriEscapePath, applyChecksum: false });
   }
 
-  async signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array, payloadHash?: string): Promise<string> {
+  /**
+   * The string to sign and the signature are SigV4's steps 3 and 4
+   * (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html), computed here with
+   * one-shot hashes: the library's own steps create a Hash or Hmac object per call, which costs more than the
+   * hashing itself for requests this small (see node-sha256.ts).
+   */
+  signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array, payloadHash?: string): string {
     const canonicalHeaders = getCanonicalHeaders(request, undefined, signedHeaders as Set<string>);
-    payloadHash ??= await getPayloadHash(request, NodeSha256);
+    // As the library's getPayloadHash: the signed x-amz-content-sha256 header when there is one (the
+    // verifier has checked it against the body), else the body's hash.
+    payloadHash ??= request.headers['x-amz-content-sha256'] ?? sha256Hex((request.body as Uint8Array | undefined) ?? new Uint8Array(0));
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
-    const stringToSign = await this.createStringToSign(amzDate, scope, canonicalRequest, ALGORITHM_IDENTIFIER);
-    const hmac = new NodeSha256(signingKey);
-    hmac.update(stringToSign);
-    return Buffer.from(await hmac.digest()).toString('hex');
+    const stringToSign = `${ALGORITHM_IDENTIFIER}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+    return hmacSha256Hex(signingKey, stringToSign);
   }
 }
