@@ -7,7 +7,7 @@
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
 // session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store. Options
 // reach the benchmarks that take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput);
-// --session-samples; --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds;
+// --session-samples, --session-runtimes; --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds;
 // --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
@@ -40,6 +40,7 @@ try {
       warmup: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'session-samples': { type: 'string' },
+      'session-runtimes': { type: 'string' },
       'calc-samples': { type: 'string' },
       'calc-warmup': { type: 'string' },
       'cancel-samples': { type: 'string' },
