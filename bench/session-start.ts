@@ -241,7 +241,8 @@ async function measureEngine(
 
 function engineRows(e: EngineSessionStart): Row[] {
   const baseline = `bare PySpark ${e.runtime}: getOrCreate p50 ${ms(e.bare.getOrCreate.p50)}, +range(1).count() ${p50p95(e.bare.firstCount)}`;
-  const ratio = (r: number): string => `${r.toFixed(2)}× bare`;
+  // Two significant digits for a warm start's small share of a bare one, two decimals otherwise.
+  const ratio = (r: number): string => `${r < 0.1 ? r.toPrecision(2) : r.toFixed(2)}× bare`;
   return [
     {
       figure: `StartSession → IDLE, warm (pool of 1), ${e.runtime}`,
