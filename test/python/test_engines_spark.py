@@ -44,6 +44,7 @@ def formats(*settings: dict) -> dict:
     merged['spark.sql.extensions'] = ','.join(s['spark.sql.extensions'] for s in settings)
     return merged
 
+
 # A Spark Connect client: prints its version and the ids it read, as one JSON line.
 CLIENT = r'''
 import json, sys
