@@ -47,10 +47,10 @@ export interface SessionStart {
   answered: string;
 }
 
-export async function startSessionToIdle(athena: AthenaClient, timeoutMs = 300_000): Promise<SessionStart> {
+export async function startSessionToIdle(athena: AthenaClient, timeoutMs = 300_000, workGroup = SPARK_WORKGROUP): Promise<SessionStart> {
   const started = performance.now();
   const answer = await athena.send(
-    new StartSessionCommand({ WorkGroup: SPARK_WORKGROUP, EngineConfiguration: { MaxConcurrentDpus: 2 } }),
+    new StartSessionCommand({ WorkGroup: workGroup, EngineConfiguration: { MaxConcurrentDpus: 2 } }),
   );
   const sessionId = answer.SessionId!;
   const answered = answer.State ?? '?';

@@ -1,5 +1,5 @@
-// The Spark baseline: bench/bare_spark.py, PySpark in a plain Python process of the project's virtualenv,
-// leading a process group of its own (its Spark JVM is in it, so the group's memory is the baseline's
+// The Spark baseline: bench/bare_spark.py, PySpark in a plain Python process of a Spark runtime's virtualenv
+// (the default engine's unless told), leading a process group of its own (its Spark JVM is in it, so the group's memory is the baseline's
 // memory, and stopping the group stops the JVM).
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,15 +24,15 @@ export interface BareSpark {
   stop(): Promise<void>;
 }
 
-export async function startBareSpark(timeoutMs = 300_000): Promise<BareSpark> {
+export async function startBareSpark(timeoutMs = 300_000, python = PYTHON): Promise<BareSpark> {
   const started = performance.now();
-  const proc: TrackedProcess = spawnTracked(PYTHON, [SCRIPT], {
+  const proc: TrackedProcess = spawnTracked(python, [SCRIPT], {
     group: true,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OWLET_'))),
       SPARK_LOCAL_IP: '127.0.0.1',
-      PYSPARK_PYTHON: PYTHON,
+      PYSPARK_PYTHON: python,
       PYTHONUNBUFFERED: '1',
     },
   });

@@ -7,7 +7,7 @@
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
 // session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store,
 // catalog-partitions, density. Options reach the benchmarks that take them: --connections, --duration, --rounds,
-// --warmup, --cpu-prof, --no-moto (throughput); --session-samples; --calc-samples, --calc-warmup;
+// --warmup, --cpu-prof, --no-moto (throughput); --session-samples, --session-runtimes; --calc-samples, --calc-warmup;
 // --cancel-samples; --calculations, --restart-rounds; --load-clients, --load-seconds; --jupyter-samples;
 // --object-mib, --object-rounds, --keys; --catalog-partitions, --catalog-rounds; --max-sessions, --min-free-gib,
 // --density-rounds.
@@ -44,6 +44,7 @@ try {
       warmup: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'session-samples': { type: 'string' },
+      'session-runtimes': { type: 'string' },
       'calc-samples': { type: 'string' },
       'calc-warmup': { type: 'string' },
       'cancel-samples': { type: 'string' },

@@ -1,22 +1,26 @@
-// StartSession → IDLE, cold and warm, beside PySpark started bare in a fresh Python process.
+// StartSession → IDLE, cold and warm, per engine, beside PySpark of the same runtime started bare in a fresh
+// Python process. Each engine is measured on its own servers, one after the other (src/engine/runtimes.ts: one
+// engine version per runtime, `PySpark engine version 3` for spark-3.5 in the ready `spark` workgroup,
+// `Apache Spark version 4.1` for spark-4.1 in a workgroup the benchmark creates).
 //
-// - Bare PySpark (the baseline): bench/bare_spark.py in a new process, timed from just before it is started
-//   to `SparkSession.builder.master("local[2]").getOrCreate()` returning, and to a first
+// - Bare PySpark (the baseline): bench/bare_spark.py in a new process of the runtime's Python, timed from just
+//   before it is started to `SparkSession.builder.master("local[2]").getOrCreate()` returning, and to a first
 //   `spark.range(1).count()` finishing (Owlet's runner runs that one small job before it reports ready, so
-//   the second time is the one a cold session compares with).
-// - Cold: an Owlet server with the warm pool off (OWLET_WARM_POOL_SIZE=0). From sending StartSession to the
+//   the second time is the one a session compares with, and the ratios are against it).
+// - Cold: an Owlet server with every warm pool off (OWLET_WARM_POOL_SIZE=0). From sending StartSession to the
 //   GetSessionStatus answer that says IDLE. Bare and cold samples alternate, so that the machine's load
 //   weighs on both alike.
-// - Warm: a second Owlet server with a pool of one (OWLET_WARM_POOL_SIZE=1), timed the same way. Before each
-//   sample the benchmark waits for the pool to hold a ready runner (see waitForPool); a sample that was IDLE
-//   within 1 s counts as a warm hit. Every sample of this server is in the warm figures, hits or not: a server
-//   without the pool (or a pool that was not ready) shows cold times there, and the hit count says so.
+// - Warm: a second Owlet server with a pool of one for that engine's runtime only (OWLET_WARM_POOL_SIZE=1 for
+//   the default runtime; OWLET_WARM_POOL_SIZE=0 and OWLET_WARM_POOL_SIZES=<runtime>=1 for another), timed the
+//   same way. Before each sample the benchmark waits for the pool to hold a ready runner (see waitForPool); a
+//   sample that was IDLE within 1 s counts as a warm hit. Every sample of this server is in the warm figures,
+//   hits or not: a pool that was not ready shows cold times there, and the hit count says so.
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { type AthenaClient, TerminateSessionCommand } from '@aws-sdk/client-athena';
+import { type AthenaClient, CreateWorkGroupCommand, TerminateSessionCommand } from '@aws-sdk/client-athena';
 import { poll, startSessionToIdle } from './athena.js';
 import { startBareSpark } from './bare-spark.js';
-import { type OwletServer, sessionRunnerPid, startOwletServer } from './owlet-server.js';
+import { type OwletServer, ROOT, SPARK_WORKGROUP, sessionRunnerPid, startOwletServer } from './owlet-server.js';
 import { groupCpuMicros, groupMembers, isAlive, runnersUnder } from './proc.js';
 import {
   type BenchResult,
@@ -30,6 +34,7 @@ import {
   saveJson,
   sleep,
 } from './report.js';
+import { DEFAULT_SPARK_RUNTIME, runtimeInstallation, SPARK_ENGINE_VERSIONS, SPARK_RUNTIMES } from '../src/engine/runtimes.js';
 
 export const NAME = 'session-start';
 /** A StartSession that is IDLE within this long was handed a pooled runner. */
@@ -37,11 +42,47 @@ export const WARM_THRESHOLD_MS = 1000;
 export const TARGET_WARM_P50_MS = 300;
 
 export interface SessionStartOptions {
-  /** Samples of each: bare PySpark, cold sessions, warm sessions. */
+  /** Samples of each, per engine: bare PySpark, cold sessions, warm sessions. */
   samples: number;
+  /** The runtimes to measure (src/engine/runtimes.ts ids), each through an engine version that runs it. */
+  runtimes: string[];
 }
 
-export const DEFAULT_SESSION_START_OPTIONS: SessionStartOptions = { samples: 3 };
+export const DEFAULT_SESSION_START_OPTIONS: SessionStartOptions = { samples: 3, runtimes: SPARK_RUNTIMES.map((r) => r.id) };
+
+/** The engine version a runtime is measured through, and the workgroup its sessions start in. */
+export interface EngineUnderTest {
+  runtime: string;
+  engineVersion: string;
+  /** The ready `spark` workgroup for the default runtime; one the benchmark creates for another. */
+  workGroup: string;
+}
+
+export function engineUnderTest(runtime: string): EngineUnderTest {
+  const engineVersion = Object.keys(SPARK_ENGINE_VERSIONS).find((v) => SPARK_ENGINE_VERSIONS[v]!.id === runtime);
+  if (engineVersion === undefined) throw new Error(`no engine version runs the runtime ${runtime}`);
+  const workGroup = runtime === DEFAULT_SPARK_RUNTIME.id ? SPARK_WORKGROUP : `bench-${runtime.replace('.', '-')}`;
+  return { runtime, engineVersion, workGroup };
+}
+
+/** The settings of a server whose only warm pool is one runner of `runtime`. */
+function poolOfOne(runtime: string): Record<string, string> {
+  if (runtime === DEFAULT_SPARK_RUNTIME.id) return { OWLET_WARM_POOL_SIZE: '1' };
+  return { OWLET_WARM_POOL_SIZE: '0', OWLET_WARM_POOL_SIZES: `${runtime}=1` };
+}
+
+async function prepareWorkGroup(server: OwletServer, engine: EngineUnderTest): Promise<void> {
+  if (engine.workGroup === SPARK_WORKGROUP) return;
+  await server.athena.send(
+    new CreateWorkGroupCommand({
+      Name: engine.workGroup,
+      Configuration: {
+        EngineVersion: { SelectedEngineVersion: engine.engineVersion },
+        ExecutionRole: 'arn:aws:iam::123456789012:role/OwletBenchRole',
+      },
+    }),
+  );
+}
 
 export interface SessionSample {
   ms: number;
@@ -53,11 +94,15 @@ export interface SessionSample {
   poolReady?: string;
 }
 
+export interface EngineSessionStart extends EngineUnderTest {
+  bare: { getOrCreate: Distribution; firstCount: Distribution };
+  cold: { figures: Distribution; samples: SessionSample[]; ratioToBare: number };
+  warm: { figures: Distribution; samples: SessionSample[]; hits: number; ratioToBare: number };
+}
+
 export interface SessionStartResult extends BenchResult {
   options: SessionStartOptions;
-  bare: { getOrCreate: Distribution; firstCount: Distribution };
-  cold: { figures: Distribution; samples: SessionSample[] };
-  warm: { figures: Distribution; samples: SessionSample[]; hits: number };
+  engines: EngineSessionStart[];
   serverErrors: string[];
   /** Warnings the servers logged (a pooled runner that could not be handed over says why here). */
   serverWarnings: string[];
@@ -112,36 +157,40 @@ async function waitForPool(server: OwletServer, readyPids: ReadonlySet<number>, 
   }
 }
 
-async function sessionSample(server: OwletServer, poolSize: number): Promise<SessionSample> {
-  const start = await startSessionToIdle(server.athena);
+async function sessionSample(server: OwletServer, poolSize: number, workGroup: string): Promise<SessionSample> {
+  const start = await startSessionToIdle(server.athena, 300_000, workGroup);
   await endSession(server.athena, server, start.sessionId, poolSize);
   return { ms: start.ms, answered: start.answered, warm: start.ms <= WARM_THRESHOLD_MS };
 }
 
-export async function measureSessionStart(
-  options: Partial<SessionStartOptions> = {},
-  progress: (line: string) => void = () => {},
-): Promise<SessionStartResult> {
-  const opts = { ...DEFAULT_SESSION_START_OPTIONS, ...options };
+/** One engine's figures: bare PySpark of its runtime and cold sessions alternating, then warm sessions. */
+async function measureEngine(
+  engine: EngineUnderTest,
+  samples: number,
+  progress: (line: string) => void,
+  serverErrors: string[],
+  serverWarnings: string[],
+): Promise<EngineSessionStart> {
+  const runtime = SPARK_RUNTIMES.find((r) => r.id === engine.runtime)!;
+  const python = runtimeInstallation(ROOT, runtime, {}).python;
   const getOrCreate: number[] = [];
   const firstCount: number[] = [];
   const cold: SessionSample[] = [];
   const warm: SessionSample[] = [];
-  const serverErrors: string[] = [];
-  const serverWarnings: string[] = [];
+  const tag = `${engine.runtime} (${engine.engineVersion})`;
 
-  // Bare PySpark and cold sessions, alternating.
-  let server = await startOwletServer({ name: 'Owlet (pool off)', env: { OWLET_WARM_POOL_SIZE: '0' } });
+  let server = await startOwletServer({ name: `Owlet (pools off, ${engine.runtime})`, env: { OWLET_WARM_POOL_SIZE: '0' } });
   try {
-    for (let i = 0; i < opts.samples; i++) {
-      const bare = await startBareSpark();
+    await prepareWorkGroup(server, engine);
+    for (let i = 0; i < samples; i++) {
+      const bare = await startBareSpark(300_000, python);
       await bare.stop();
       getOrCreate.push(bare.times.createdMs);
       firstCount.push(bare.times.countedMs);
-      progress(`  bare PySpark ${i + 1}/${opts.samples}: getOrCreate ${ms(bare.times.createdMs)}, first count ${ms(bare.times.countedMs)}`);
-      const sample = await sessionSample(server, 0);
+      progress(`  ${tag} bare PySpark ${i + 1}/${samples}: getOrCreate ${ms(bare.times.createdMs)}, first count ${ms(bare.times.countedMs)}`);
+      const sample = await sessionSample(server, 0, engine.workGroup);
       cold.push(sample);
-      progress(`  cold session ${i + 1}/${opts.samples}: IDLE after ${ms(sample.ms)} (StartSession answered ${sample.answered})`);
+      progress(`  ${tag} cold session ${i + 1}/${samples}: IDLE after ${ms(sample.ms)} (StartSession answered ${sample.answered})`);
     }
   } finally {
     serverErrors.push(...server.errors);
@@ -149,22 +198,22 @@ export async function measureSessionStart(
     await server.stop();
   }
 
-  // Warm sessions: a pool of one.
   const readyPids = new Set<number>();
   server = await startOwletServer({
-    name: 'Owlet (pool of 1)',
-    env: { OWLET_WARM_POOL_SIZE: '1' },
+    name: `Owlet (pool of 1, ${engine.runtime})`,
+    env: poolOfOne(engine.runtime),
     onLog: (entry) => {
       if (entry.msg === 'pooled runner ready' && typeof entry.pid === 'number') readyPids.add(entry.pid);
     },
   });
   try {
-    for (let i = 0; i < opts.samples; i++) {
+    await prepareWorkGroup(server, engine);
+    for (let i = 0; i < samples; i++) {
       const poolReady = await waitForPool(server, readyPids);
-      const sample = { ...(await sessionSample(server, 1)), poolReady };
+      const sample = { ...(await sessionSample(server, 1, engine.workGroup)), poolReady };
       warm.push(sample);
       progress(
-        `  warm session ${i + 1}/${opts.samples}: IDLE after ${ms(sample.ms)} (StartSession answered ${sample.answered}; ` +
+        `  ${tag} warm session ${i + 1}/${samples}: IDLE after ${ms(sample.ms)} (StartSession answered ${sample.answered}; ` +
           `${sample.warm ? 'warm' : 'NOT warm'}; pool ready: ${poolReady})`,
       );
     }
@@ -174,50 +223,90 @@ export async function measureSessionStart(
     await server.stop();
   }
 
-  const bareFigures = { getOrCreate: distribution(getOrCreate), firstCount: distribution(firstCount) };
+  const bare = { getOrCreate: distribution(getOrCreate), firstCount: distribution(firstCount) };
   const coldFigures = distribution(cold.map((s) => s.ms));
   const warmFigures = distribution(warm.map((s) => s.ms));
-  const hits = warm.filter((s) => s.warm).length;
-  for (const warning of new Set(serverWarnings)) progress(`  the server warned: ${warning}`);
-  const baseline = `bare PySpark: getOrCreate p50 ${ms(bareFigures.getOrCreate.p50)}, +range(1).count() ${p50p95(bareFigures.firstCount)}`;
-  const rows: Row[] = [
-    {
-      figure: 'StartSession → IDLE, warm (pool of 1)',
-      owlet: `${p50p95(warmFigures)}; ${hits}/${warm.length} warm`,
-      baseline,
-      target: { text: `p50 < ${TARGET_WARM_P50_MS} ms`, met: warmFigures.p50 < TARGET_WARM_P50_MS },
+  return {
+    ...engine,
+    bare,
+    cold: { figures: coldFigures, samples: cold, ratioToBare: coldFigures.p50 / bare.firstCount.p50 },
+    warm: {
+      figures: warmFigures,
+      samples: warm,
+      hits: warm.filter((s) => s.warm).length,
+      ratioToBare: warmFigures.p50 / bare.firstCount.p50,
     },
-    { figure: 'StartSession → IDLE, cold (pool off)', owlet: p50p95(coldFigures), baseline },
+  };
+}
+
+function engineRows(e: EngineSessionStart): Row[] {
+  const baseline = `bare PySpark ${e.runtime}: getOrCreate p50 ${ms(e.bare.getOrCreate.p50)}, +range(1).count() ${p50p95(e.bare.firstCount)}`;
+  // Two significant digits for a warm start's small share of a bare one, two decimals otherwise.
+  const ratio = (r: number): string => `${r < 0.1 ? r.toPrecision(2) : r.toFixed(2)}× bare`;
+  return [
+    {
+      figure: `StartSession → IDLE, warm (pool of 1), ${e.runtime}`,
+      owlet: `${p50p95(e.warm.figures)}, ${ratio(e.warm.ratioToBare)}; ${e.warm.hits}/${e.warm.samples.length} warm`,
+      baseline,
+      target: { text: `p50 < ${TARGET_WARM_P50_MS} ms`, met: e.warm.figures.p50 < TARGET_WARM_P50_MS },
+    },
+    { figure: `StartSession → IDLE, cold (pool off), ${e.runtime}`, owlet: `${p50p95(e.cold.figures)}, ${ratio(e.cold.ratioToBare)}`, baseline },
   ];
+}
+
+export async function measureSessionStart(
+  options: Partial<SessionStartOptions> = {},
+  progress: (line: string) => void = () => {},
+): Promise<SessionStartResult> {
+  const opts = { ...DEFAULT_SESSION_START_OPTIONS, ...options };
+  const serverErrors: string[] = [];
+  const serverWarnings: string[] = [];
+  const engines: EngineSessionStart[] = [];
+  for (const runtime of opts.runtimes) {
+    engines.push(await measureEngine(engineUnderTest(runtime), opts.samples, progress, serverErrors, serverWarnings));
+  }
+  for (const warning of new Set(serverWarnings)) progress(`  the server warned: ${warning}`);
   return {
     benchmark: NAME,
     date: new Date().toISOString(),
     machine: machine(),
     options: opts,
-    rows,
-    bare: bareFigures,
-    cold: { figures: coldFigures, samples: cold },
-    warm: { figures: warmFigures, samples: warm, hits },
+    rows: engines.flatMap(engineRows),
+    engines,
     serverErrors,
     serverWarnings,
   };
 }
 
 export async function sessionStart(options: Partial<SessionStartOptions> = {}): Promise<SessionStartResult> {
-  console.log(`StartSession → IDLE: ${options.samples ?? DEFAULT_SESSION_START_OPTIONS.samples} samples each of bare PySpark, cold and warm sessions`);
+  const runtimes = options.runtimes ?? DEFAULT_SESSION_START_OPTIONS.runtimes;
+  const samples = options.samples ?? DEFAULT_SESSION_START_OPTIONS.samples;
+  console.log(`StartSession → IDLE on ${runtimes.join(', ')}: ${samples} samples each of bare PySpark, cold and warm sessions`);
   const result = await measureSessionStart(options, (line) => console.log(line));
   result.file = saveJson(NAME, result);
   return result;
 }
 
-/** `--session-samples N`. */
+/** `--session-samples N`, `--session-runtimes spark-3.5,spark-4.1`. */
 export function parseSessionStartOptions(argv: readonly string[]): Partial<SessionStartOptions> {
-  const { values } = parseArgs({ args: [...argv], options: { 'session-samples': { type: 'string' } }, strict: false });
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { 'session-samples': { type: 'string' }, 'session-runtimes': { type: 'string' } },
+    strict: false,
+  });
+  const options: Partial<SessionStartOptions> = {};
   const value = values['session-samples'];
-  if (value === undefined) return {};
-  const samples = Number(value);
-  if (!Number.isInteger(samples) || samples < 1) throw new Error('--session-samples takes a whole number of at least 1');
-  return { samples };
+  if (typeof value === 'string') {
+    const samples = Number(value);
+    if (!Number.isInteger(samples) || samples < 1) throw new Error('--session-samples takes a whole number of at least 1');
+    options.samples = samples;
+  }
+  const runtimes = values['session-runtimes'];
+  if (typeof runtimes === 'string') {
+    options.runtimes = runtimes.split(',').map((r) => r.trim()).filter(Boolean);
+    for (const runtime of options.runtimes) engineUnderTest(runtime);
+  }
+  return options;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

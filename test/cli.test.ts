@@ -36,7 +36,8 @@ async function startServer(dir: string, env: NodeJS.ProcessEnv = {}): Promise<St
   });
   let output = '';
   const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner in time: ${output}`)), 15_000);
+    // A deadline for a stuck start, generous for a machine loaded by other suites.
+    const timer = setTimeout(() => reject(new Error(`no banner in time: ${output}`)), 180_000);
     child.stdout!.on('data', (d: Buffer) => {
       output += d.toString();
       const m = /serving the Athena API at (http:\/\/\S+)/.exec(output);
@@ -61,7 +62,7 @@ async function stopServer(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
   if (child.exitCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   process.kill(child.pid!, signal);
-  const timer = setTimeout(() => child.pid && process.kill(child.pid, 'SIGKILL'), 10_000);
+  const timer = setTimeout(() => child.pid && process.kill(child.pid, 'SIGKILL'), 60_000);
   const code = await exited;
   clearTimeout(timer);
   return code;

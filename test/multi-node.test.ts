@@ -62,7 +62,7 @@ async function startNode(name: string, storeUrl: string): Promise<Node> {
       OWLET_TERMINATE_SESSIONS_ON_EXIT: 'true',
     },
     ready: /^Owlet is serving the Athena API at (http:\/\/127\.0\.0\.1:\d+)$/,
-    timeoutMs: 30_000,
+    timeoutMs: 180_000,
     stopGraceMs: 20_000,
     onLine: (line) => {
       if (!line.startsWith('{')) return;

@@ -20,6 +20,8 @@ import { SqliteStateStore } from '../src/store/sqlite-state-store.js';
 import { eventually } from './assertions.js';
 import { type TestOwlet, startTestOwlet } from './harness.js';
 
+const NODE_DEAD_AFTER_MS = 15_000;
+
 describe('two server nodes sharing a store', () => {
   const store = new SqliteStateStore({ path: ':memory:' });
   const engines = { a: new FakeEngine(), b: new FakeEngine() };
@@ -34,7 +36,9 @@ describe('two server nodes sharing a store', () => {
       engine: engines[name],
       reaperIntervalMs: 3_600_000,
       // A node that stops leaves its sessions running, as one that crashes does.
-      config: { nodeId: `node-${name}`, nodeHeartbeatMs: 50, nodeDeadAfterMs: 400, cancelDeadlineMs: 60_000, terminateSessionsOnExit: false },
+      // Both nodes share this process's event loop: a dead time of a fraction of a second let a stall of a loaded
+      // machine pass a live node for dead. NODE_DEAD_AFTER_MS is far past any such stall.
+      config: { nodeId: `node-${name}`, nodeHeartbeatMs: 50, nodeDeadAfterMs: NODE_DEAD_AFTER_MS, cancelDeadlineMs: 60_000, terminateSessionsOnExit: false },
     });
 
   before(async () => {
@@ -98,7 +102,7 @@ describe('two server nodes sharing a store', () => {
     await eventually(() => state(viaB, sessionId), (s) => s === 'IDLE', 'IDLE');
     // Node a goes away without ending its sessions.
     await a.stop();
-    await eventually(() => state(viaB, sessionId), (s) => s === 'FAILED', 'FAILED');
+    await eventually(() => state(viaB, sessionId), (s) => s === 'FAILED', 'FAILED', NODE_DEAD_AFTER_MS + 120_000);
     const status = await viaB.send(new GetSessionStatusCommand({ SessionId: sessionId }));
     assert.match(status.Status?.StateChangeReason ?? '', /^The Owlet server node node-a that ran the session stopped answering \(no heartbeat for \d+ seconds\)\.$/);
     // Node a comes back: it is live again, and finds its old session ended.

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from runner_harness import READY_TIMEOUT, SPARK_VERSION, ConnectionClosed, RunnerClient, RunnerProcess, cancel_promptly
+from runner_harness import READY_TIMEOUT, SPARK_VERSION, ConnectionClosed, RunnerClient, RunnerProcess, cancel_promptly, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -187,10 +188,12 @@ def test_output_is_captured_at_the_file_descriptor_level(runner: RunnerProcess) 
     assert "from print" not in runner.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def test_execute_while_busy_is_refused_and_cancel_of_a_sleep_is_prompt(runner: RunnerProcess) -> None:
+def test_execute_while_busy_is_refused_and_cancel_of_a_sleep_is_prompt(runner: RunnerProcess, tmp_path: Path) -> None:
     assert runner.client is not None
     runner.execute("before_sleep = 'kept'")
-    sleeping = runner.submit("import time\nin_sleep = 1\ntime.sleep(3600)\nafter_sleep = 1\n")
+    # The code marks a file once `in_sleep` is set: the cancel waits for it, not for a guessed delay.
+    asleep = tmp_path / "asleep"
+    sleeping = runner.submit(f"import time\nin_sleep = 1\nopen({str(asleep)!r}, 'w').close()\ntime.sleep(3600)\nafter_sleep = 1\n")
     runner.client.wait_for(lambda event: event["event"] == "started" and event["id"] == sleeping, 30)
 
     other = runner.submit("1+1")
@@ -202,7 +205,7 @@ def test_execute_while_busy_is_refused_and_cancel_of_a_sleep_is_prompt(runner: R
     assert status["state"] == "busy"
     assert status["calculation"] == sleeping
 
-    time.sleep(0.5)
+    wait_until(asleep.exists, "the calculation to be asleep")
     calculation = cancel_promptly(runner, sleeping)
     assert calculation.status == calculation.finished
     assert "Traceback" not in calculation.stderr
@@ -211,11 +214,12 @@ def test_execute_while_busy_is_refused_and_cancel_of_a_sleep_is_prompt(runner: R
     assert survivors.stdout == "kept 1 False\n"
 
 
-def test_cancel_of_a_pure_python_loop(runner: RunnerProcess) -> None:
+def test_cancel_of_a_pure_python_loop(runner: RunnerProcess, tmp_path: Path) -> None:
     assert runner.client is not None
-    looping = runner.submit("loops = 0\nwhile True:\n    loops += 1\n")
+    looped = tmp_path / "looped"
+    looping = runner.submit(f"loops = 0\nwhile True:\n    loops += 1\n    if loops == 1:\n        open({str(looped)!r}, 'w').close()\n")
     runner.client.wait_for(lambda event: event["event"] == "started" and event["id"] == looping, 30)
-    time.sleep(0.5)
+    wait_until(looped.exists, "the loop to have run once")
     cancel_promptly(runner, looping)
     assert runner.execute("loops > 0").result["outputs"] == [{"data": {"text/plain": "True"}, "lastExpression": True}]
 

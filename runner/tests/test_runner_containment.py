@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-from runner_harness import READY_TIMEOUT, RunnerProcess, cancel_promptly
+from runner_harness import READY_TIMEOUT, RunnerProcess, cancel_promptly, wait_until
 
 LIMIT = 1024 * 1024
 LIMIT_ENVIRONMENT = {"OWLET_CALCULATION_OUTPUT_LIMIT_BYTES": str(LIMIT)}
@@ -105,23 +105,34 @@ def test_a_print_loop_that_never_ends_is_cancelled(runner: RunnerProcess) -> Non
     assert runner.client is not None
     looping = runner.submit("while True:\n    print('x' * 999)")
     runner.client.wait_for(lambda event: event["event"] == "started" and event["id"] == looping, 30)
-    time.sleep(1)
+    # Cancelled once its stdout has reached the limit, not after a guessed delay.
+    stdout = runner.calculation_dir(looping) / "stdout.txt"
+    wait_until(lambda: stdout.exists() and stdout.stat().st_size >= LIMIT, "stdout to reach the limit")
     calculation = cancel_promptly(runner, looping)
     assert calculation.stdout == CUT_LINES + marker("stdout")
     assert runner.execute("print('still here')").stdout == "still here\n"
 
 
-def test_a_process_left_running_never_grows_a_finished_calculations_files(runner: RunnerProcess) -> None:
+def test_a_process_left_running_never_grows_a_finished_calculations_files(runner: RunnerProcess, tmp_path: Path) -> None:
     started = runner.execute(
         "import subprocess\nticker = subprocess.Popen(['sh', '-c', 'while true; do echo tick; sleep 0.05; done'])"
     )
     assert started.state == "COMPLETED", started.stderr
     size = (started.directory / "stdout.txt").stat().st_size
+    # What it writes meanwhile goes to the session log (waited for: the ticker may be slow to start), and never
+    # to the finished calculation's files.
+    wait_until(lambda: "tick\n" in runner.log(), "a tick in the session log")
     time.sleep(1)
     assert (started.directory / "stdout.txt").stat().st_size == size
-    # What it writes meanwhile goes to the session log, and into the calculation running when it writes.
-    assert "tick\n" in runner.log()
-    later = runner.execute("import time\ntime.sleep(0.5)\nticker.kill()\nticker.wait()")
+    # And into the calculation running when it writes: that one runs until its stdout has a tick.
+    done = tmp_path / "seen-a-tick"
+    later_id = runner.submit(
+        f"import os, time\nwhile not os.path.exists({str(done)!r}):\n    time.sleep(0.05)\nticker.kill()\nticker.wait()"
+    )
+    later_stdout = runner.calculation_dir(later_id) / "stdout.txt"
+    wait_until(lambda: later_stdout.exists() and "tick\n" in later_stdout.read_text(errors="replace"), "a tick in the running calculation")
+    done.touch()
+    later = runner.wait_finished(later_id)
     assert later.state == "COMPLETED", later.stderr
     assert "tick\n" in later.stdout
 
@@ -300,7 +311,7 @@ def test_os_exit_ends_the_runner_and_keeps_what_it_printed(
 
 def assert_output_writer_exits(runner: RunnerProcess) -> None:
     """The output writer (not in the runner's group) exits once the runner has gone."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120
     while runner.processes_naming_session():
         assert time.monotonic() < deadline, "the output writer is still running"
         time.sleep(0.1)

@@ -31,7 +31,9 @@ from owlet_clients import (
 
 OWLET = ROOT / 'bin' / 'owlet'
 READY_LINE_PREFIX = 'Owlet is serving the Athena API at '
-STARTUP_TIMEOUT_S = 30
+# A deadline for the ready line, not a measure of speed: Node's start (and a restarted server taking back its
+# sessions) has taken tens of seconds on a machine loaded by other suites.
+STARTUP_TIMEOUT_S = 180
 # Longer than the server's own grace for stopping a session runner (10 s), so that SIGKILL does not cut that short.
 STOP_GRACE_S = 20
 

@@ -27,7 +27,7 @@ SECRET_ACCESS_KEY = 'owlet-python-test-secret-000000000000000'
 ACCOUNT_ID = '123456789012'
 REGION = 'us-east-1'
 
-CLI_TIMEOUT_S = 60
+CLI_TIMEOUT_S = 300
 
 
 def workgroup_arn(name: str) -> str:

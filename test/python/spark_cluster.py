@@ -1,11 +1,12 @@
 # A Spark standalone cluster for tests: one master and one worker started from the installed PySpark
-# distribution (its `bin/spark-class`; the pip package has no sbin start scripts), bound to 127.0.0.1 on free
-# ports, with every file they write in a temporary directory, and stopped by their process ids, executors too.
+# distribution (its `bin/spark-class`; the pip package has no sbin start scripts), bound to 127.0.0.1 on ports
+# the daemons pick themselves (port 0; read back from the master's log, so no other process can take a port
+# between a probe and the bind), with every file they write in a temporary directory, and stopped by their process ids, executors too.
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,10 +24,10 @@ REGISTER_TIMEOUT_S = 300
 STOP_GRACE_S = 15
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+# What the master logs once it listens (Spark's Master and WebUI classes), with the ports it was given.
+MASTER_URL_LINE = re.compile(r'Starting Spark master at (spark://127\.0\.0\.1:\d+)')
+# (the UI line names the host as `localhost` or the machine's name; the port is what counts).
+MASTER_UI_LINE = re.compile(r'Bound MasterWebUI to 127\.0\.0\.1, and started at http://[^\s:/]+:(\d+)')
 
 
 EXECUTOR_CLASS = b'org.apache.spark.executor.CoarseGrainedExecutorBackend'
@@ -111,8 +112,6 @@ def start_standalone_cluster(cores: int = 2, memory: str = '2g') -> StandaloneCl
         # The daemons' own heaps (1 GiB each by default) are far more than a one-worker cluster needs.
         'SPARK_DAEMON_MEMORY': '256m',
     }
-    port, master_ui_port, worker_ui_port = free_port(), free_port(), free_port()
-    master_url = f'spark://127.0.0.1:{port}'
     spark_class = str(SPARK_HOME / 'bin' / 'spark-class')
 
     def daemon(name: str, *args: str) -> subprocess.Popen:
@@ -122,16 +121,27 @@ def start_standalone_cluster(cores: int = 2, memory: str = '2g') -> StandaloneCl
                 [spark_class, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, preexec_fn=die_with_parent
             )
 
-    master = daemon('master', 'org.apache.spark.deploy.master.Master', '--host', '127.0.0.1', '--port', str(port), '--webui-port', str(master_ui_port))
+    master = daemon('master', 'org.apache.spark.deploy.master.Master', '--host', '127.0.0.1', '--port', '0', '--webui-port', '0')
     worker = None
     cluster = None
+    deadline = time.monotonic() + REGISTER_TIMEOUT_S
     try:
+        while True:
+            text = (root / 'master.log').read_text(errors='replace')
+            url, ui = MASTER_URL_LINE.search(text), MASTER_UI_LINE.search(text)
+            if url and ui:
+                break
+            if master.poll() is not None:
+                raise RuntimeError(f'the Spark master exited ({master.returncode}): {text[-3000:]}')
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'the Spark master did not listen within {REGISTER_TIMEOUT_S} s: {text[-3000:]}')
+            time.sleep(0.25)
+        master_url = url.group(1)
         worker = daemon(
             'worker', 'org.apache.spark.deploy.worker.Worker', master_url,
-            '--host', '127.0.0.1', '--cores', str(cores), '--memory', memory, '--webui-port', str(worker_ui_port),
+            '--host', '127.0.0.1', '--cores', str(cores), '--memory', memory, '--webui-port', '0',
         )
-        cluster = StandaloneCluster(root, master_url, f'http://127.0.0.1:{master_ui_port}', master, worker)
-        deadline = time.monotonic() + REGISTER_TIMEOUT_S
+        cluster = StandaloneCluster(root, master_url, f'http://127.0.0.1:{ui.group(1)}', master, worker)
         while True:
             for process, name in ((master, 'master'), (worker, 'worker')):
                 if process.poll() is not None:

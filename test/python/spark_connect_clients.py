@@ -7,8 +7,9 @@ from pathlib import Path
 
 from owlet_clients import runtime_python
 
-# Importing pyspark's Connect client takes seconds, and a first query more on a busy machine.
-CLIENT_TIMEOUT_S = 120
+# Importing pyspark's Connect client takes seconds, and a first query more on a busy machine: a deadline for a
+# stuck client, generous for a loaded one.
+CLIENT_TIMEOUT_S = 600
 
 
 def client_pythons() -> dict[str, str]:
@@ -23,7 +24,9 @@ def client_pythons() -> dict[str, str]:
     return pythons
 
 
-def run_client(python: str, script: str, url: str, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[int, dict]:
+def run_client(
+    python: str, script: str, url: str, tmp_path: Path, env: dict[str, str] | None = None, timeout: float = CLIENT_TIMEOUT_S
+) -> tuple[int, dict]:
     """Runs `script` (which takes the connection string as its argument and prints one JSON line last) with
     `python`; returns its exit code and what it printed last."""
     path = tmp_path / 'connect_client.py'
@@ -32,7 +35,7 @@ def run_client(python: str, script: str, url: str, tmp_path: Path, env: dict[str
         [python, str(path), url],
         capture_output=True,
         text=True,
-        timeout=CLIENT_TIMEOUT_S,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )

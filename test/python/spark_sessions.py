@@ -18,6 +18,10 @@ GROUP_GONE_S = 60
 # A state change that follows at once from another (a session IDLE again after its calculation ended, FAILED
 # after its runner died): a deadline for polling, generous for a loaded machine, never a measure of speed.
 STATE_CHANGE_TIMEOUT_S = 60
+# How long a test waits for a stopped calculation to end, or for its session to be IDLE again: a deadline for
+# polling, far past the documented cancel bound (15 s), never a check of it (a loaded machine has taken longer;
+# the tests print the time it took).
+CANCEL_WAIT_S = 120
 
 
 def wait_for(condition, what: str, timeout: float):

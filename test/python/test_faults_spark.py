@@ -16,8 +16,8 @@ from owlet_clients import make_boto3_client
 from spark_sessions import STATE_CHANGE_TIMEOUT_S, run, runner_pid, stdout_of, wait_for, wait_group_gone, wait_session
 
 # The runner's exit reaches the server as the exit of its child process, or within half a second as its
-# socket closing; the margin is for a loaded machine.
-FAILURE_SEEN_S = 15
+# socket closing: a deadline for polling, generous for a loaded machine (the test prints the time it took).
+FAILURE_SEEN_S = 120
 # The error record the result store test causes on purpose; any other one the server logs fails the module.
 EXPECTED_ERROR_LOGS = {'could not publish calculation results'}
 

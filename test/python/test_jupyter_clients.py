@@ -144,7 +144,7 @@ def jupyter_lab(jupyter_owlet, tmp_path):
     finally:
         process.terminate()
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=120)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

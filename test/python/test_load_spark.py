@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client, s3_object_text
-from spark_sessions import FINAL_CALCULATION_STATES, STATE_CHANGE_TIMEOUT_S, wait_session
+from spark_sessions import CANCEL_WAIT_S, FINAL_CALCULATION_STATES, STATE_CHANGE_TIMEOUT_S, wait_session
 
 SESSIONS = 3
 CLIENTS_PER_SESSION = 4
@@ -149,7 +149,7 @@ def test_clients_on_three_real_sessions_meet_no_unexpected_error_and_leave_nothi
         for session_id in sessions:
             athena.terminate_session(SessionId=session_id)
         for session_id in sessions:
-            assert wait_session(athena, session_id, ('TERMINATED',), timeout=30)['State'] == 'TERMINATED'
+            assert wait_session(athena, session_id, ('TERMINATED',), timeout=CANCEL_WAIT_S)['State'] == 'TERMINATED'
         print(f'whole test: {time.monotonic() - started:.1f} s')
     finally:
         owlet_servers.stop(server)

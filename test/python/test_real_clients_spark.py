@@ -11,14 +11,20 @@ import boto3
 import pytest
 
 from owlet_clients import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, make_boto3_client
-from spark_sessions import CALCULATION_TIMEOUT_S, FINAL_CALCULATION_STATES, SESSION_START_TIMEOUT_S, stdout_of, wait_for, wait_session
+from spark_sessions import (
+    CALCULATION_TIMEOUT_S,
+    CANCEL_WAIT_S,
+    FINAL_CALCULATION_STATES,
+    SESSION_START_TIMEOUT_S,
+    stdout_of,
+    wait_for,
+    wait_session,
+)
 
 # PyAthena's own test of a failing block against the real service expects exactly this stderr (stripped).
 FAILING_BLOCK = '\nfoobar\n'
 FAILING_STDERR = 'File "<stdin>", line 2, in <module>\nNameError: name \'foobar\' is not defined'
 SLEEPING_BLOCK = 'import time\ntime.sleep(3600)'
-# Cancelling reaches CANCELED within the cancel deadline (5 s) and a margin (test_sessions_spark.py).
-CANCEL_BOUND_S = 15
 SHOW_TABLE = '+---+\n| id|\n+---+\n|  0|\n|  1|\n|  2|\n+---+'
 
 
@@ -158,14 +164,14 @@ def test_spark_cursor_cancels_a_running_calculation(spark_owlet, athena, session
 
     worker = threading.Thread(target=execute, daemon=True)
     worker.start()
-    wait_for(lambda: cursor.calculation_id, 'the calculation to start', 30)
+    wait_for(lambda: cursor.calculation_id, 'the calculation to start', CALCULATION_TIMEOUT_S)
     wait_running(athena, cursor.calculation_id)
     cursor.cancel()
-    worker.join(timeout=CANCEL_BOUND_S)
+    worker.join(timeout=CANCEL_WAIT_S)
     assert not worker.is_alive(), 'execute() did not return after cancel()'
     assert len(outcome) == 1 and isinstance(outcome[0], OperationalError), outcome
     assert cursor.state == 'CANCELED'
-    wait_session(athena, session_id, ('IDLE',), timeout=CANCEL_BOUND_S)
+    wait_session(athena, session_id, ('IDLE',), timeout=CANCEL_WAIT_S)
 
 
 def test_async_spark_cursor_executes_fails_and_cancels(spark_owlet, athena, session_id):
@@ -177,19 +183,19 @@ def test_async_spark_cursor_executes_fails_and_cancels(spark_owlet, athena, sess
         calc = future.result(timeout=CALCULATION_TIMEOUT_S)
         assert calc.state == 'COMPLETED'
         assert calc.dpu_execution_in_millis > 0
-        assert cursor.get_std_out(calc).result(timeout=30) == SHOW_TABLE
+        assert cursor.get_std_out(calc).result(timeout=CALCULATION_TIMEOUT_S) == SHOW_TABLE
 
         _, future = cursor.execute(FAILING_BLOCK)
         calc = future.result(timeout=CALCULATION_TIMEOUT_S)
         assert calc.state == 'FAILED'
         assert calc.state_change_reason == "NameError: name 'foobar' is not defined"
-        assert cursor.get_std_error(calc).result(timeout=30) == FAILING_STDERR
+        assert cursor.get_std_error(calc).result(timeout=CALCULATION_TIMEOUT_S) == FAILING_STDERR
 
         calculation_id, future = cursor.execute(SLEEPING_BLOCK)
         wait_running(athena, calculation_id)
-        cursor.cancel(calculation_id).result(timeout=30)
-        assert future.result(timeout=CANCEL_BOUND_S).state == 'CANCELED'
-        wait_session(athena, session_id, ('IDLE',), timeout=CANCEL_BOUND_S)
+        cursor.cancel(calculation_id).result(timeout=CALCULATION_TIMEOUT_S)
+        assert future.result(timeout=CANCEL_WAIT_S).state == 'CANCELED'
+        wait_session(athena, session_id, ('IDLE',), timeout=CANCEL_WAIT_S)
     finally:
         cursor.close(wait=True)
     assert athena.get_session_status(SessionId=session_id)['Status']['State'] == 'IDLE'
@@ -220,13 +226,13 @@ def test_aio_spark_cursor_executes_fails_and_cancels(spark_owlet, athena, sessio
             await asyncio.to_thread(wait_running, athena, cursor.calculation_id)
             await cursor.cancel()
             with pytest.raises(OperationalError):
-                await asyncio.wait_for(running, CANCEL_BOUND_S)
+                await asyncio.wait_for(running, CANCEL_WAIT_S)
             assert cursor.state == 'CANCELED'
         finally:
             await cursor.close()
 
     asyncio.run(scenario())
-    wait_session(athena, session_id, ('IDLE',), timeout=CANCEL_BOUND_S)
+    wait_session(athena, session_id, ('IDLE',), timeout=CANCEL_WAIT_S)
 
 
 def test_closing_a_cursor_that_terminates_on_close_ends_the_session(spark_owlet, athena, session_id):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from owlet_clients import make_boto3_client
-from spark_sessions import SESSION_START_TIMEOUT_S, STATE_CHANGE_TIMEOUT_S, runner_pid, stdout_of, wait_for, wait_group_gone
+from spark_sessions import CALCULATION_TIMEOUT_S, SESSION_START_TIMEOUT_S, STATE_CHANGE_TIMEOUT_S, runner_pid, stdout_of, wait_for, wait_group_gone
 
 FINAL = ('COMPLETED', 'FAILED', 'CANCELED')
 
@@ -27,15 +27,16 @@ def test_a_calculation_running_when_the_server_stops_completes_after_a_restart(o
     calc = athena.start_calculation_execution(SessionId=session_id, CodeBlock='kept = 41')
     wait_for(
         lambda: athena.get_calculation_execution_status(CalculationExecutionId=calc['CalculationExecutionId'])['Status']['State'] in FINAL,
-        'the first calculation', 60,
+        'the first calculation', CALCULATION_TIMEOUT_S,
     )
     code = 'import time\ntime.sleep(4)\nprint(kept + 1)'
     token = f'restart-{stop_signal.name}'.ljust(32, '0')
     running = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code, ClientRequestToken=token)['CalculationExecutionId']
-    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'BUSY', 'BUSY', 30)
+    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'BUSY', 'BUSY', STATE_CHANGE_TIMEOUT_S)
 
     first.process.send_signal(stop_signal)
-    first.process.wait(timeout=20)
+    # A deadline for a stuck server, generous for a loaded machine.
+    first.process.wait(timeout=STATE_CHANGE_TIMEOUT_S * 2)
     first.stop()
     started = time.monotonic()
     second = owlet_servers.start(keep_sessions, root=root)
@@ -44,7 +45,7 @@ def test_a_calculation_running_when_the_server_stops_completes_after_a_restart(o
         athena = make_boto3_client(second.endpoint)
         calc = wait_for(
             lambda: (c := athena.get_calculation_execution(CalculationExecutionId=running))['Status']['State'] in FINAL and c,
-            'the calculation to finish after the restart', 60,
+            'the calculation to finish after the restart', CALCULATION_TIMEOUT_S,
         )
         assert calc['Status']['State'] == 'COMPLETED', calc['Status']
         assert stdout_of(second, calc) == '42\n'
@@ -55,7 +56,7 @@ def test_a_calculation_running_when_the_server_stops_completes_after_a_restart(o
         after = athena.start_calculation_execution(SessionId=session_id, CodeBlock='print(kept)')['CalculationExecutionId']
         calc = wait_for(
             lambda: (c := athena.get_calculation_execution(CalculationExecutionId=after))['Status']['State'] in FINAL and c,
-            'a calculation after the restart', 60,
+            'a calculation after the restart', CALCULATION_TIMEOUT_S,
         )
         assert stdout_of(second, calc) == '41\n'
         assert len(athena.list_calculation_executions(SessionId=session_id)['Calculations']) == 3, 'nothing lost or doubled'
@@ -82,10 +83,11 @@ def test_a_session_runner_whose_server_never_comes_back_ends_itself_after_its_id
     running = athena.start_calculation_execution(SessionId=session_id, CodeBlock='import time\ntime.sleep(5)\nprint("done")')[
         'CalculationExecutionId'
     ]
-    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'BUSY', 'BUSY', 30)
+    wait_for(lambda: athena.get_session_status(SessionId=session_id)['Status']['State'] == 'BUSY', 'BUSY', STATE_CHANGE_TIMEOUT_S)
     server_gone = time.time()
     first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=20)
+    # A deadline for a stuck server, generous for a loaded machine.
+    first.process.wait(timeout=STATE_CHANGE_TIMEOUT_S * 2)
     first.stop()
 
     # The runner finishes the calculation, waits out the idle timeout with no server, and ends with its JVM.
