@@ -9,6 +9,7 @@ import { sessionHandlers } from './api/sessions.js';
 import { taggingHandlers } from './api/tagging.js';
 import { unavailableOperation } from './api/unavailable.js';
 import { createWorkGroup, PRIMARY_WORKGROUP, workGroupHandlers } from './api/workgroups.js';
+import type { CatalogStore } from './catalog/catalog-store.js';
 import type { OwletConfig } from './config/config.js';
 import { projectRoot } from './config/paths.js';
 import { ConsoleFiles } from './console/console-files.js';
@@ -30,7 +31,10 @@ import { SessionManager } from './sessions/session-manager.js';
 import { athenaAccess } from './jupyter/athena-access.js';
 import { OwletJupyterServer, PRESIGNED_TOKEN_LIFETIME_MS } from './jupyter/jupyter-server.js';
 import { JupyterTokens } from './jupyter/tokens.js';
-import { OwletHttpServer } from './protocol/http-server.js';
+import { type OperationTypes as GlueOperationTypes, serviceModel as glueModel } from './generated/glue-model.js';
+import { InvalidInputError as GlueInvalidInputError } from './glue/glue-errors.js';
+import { glueHandlers, unservedGlueOperation } from './glue/glue-api.js';
+import { asJsonApi, OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
@@ -67,6 +71,8 @@ export interface StartOptions {
   connect?: { port?: number; tokenLifetimeMs?: number };
   /** A store to use instead of the configured one (tests share one between two nodes); the caller closes it. */
   store?: StateStore;
+  /** The account's table catalog the Glue API and Athena's catalog calls serve; the caller closes it. */
+  catalog?: CatalogStore;
 }
 
 /**
@@ -197,6 +203,13 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       unavailableOperation,
       log,
     );
+    const catalog = options.catalog;
+    const glue = new JsonService<GlueOperationTypes>(
+      catalog ? glueHandlers({ catalog, accountId: config.accountId, now }) : {},
+      unservedGlueOperation,
+      log,
+      { model: glueModel, invalidInput: (message) => new GlueInvalidInputError(message) },
+    );
     const verifier = new SigV4Verifier([config.credentials], now);
     const server = new OwletHttpServer({
       host: config.host,
@@ -209,6 +222,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       nodeId: config.nodeId,
       jupyter: new OwletJupyterServer({ athena: athenaAccess(service, results, () => config.credentials.accessKeyId, config.region), tokens, log }),
       console: new ConsoleFiles(join(projectRoot, 'dist', 'console')),
+      services: [asJsonApi(glue)],
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
