@@ -57,6 +57,8 @@ export interface RunningOwlet {
   connectPort: number;
   /** The certificate authority Spark Connect clients trust, when Owlet's own serves Connect over TLS. */
   connectCaFile?: string;
+  /** The account's table catalog, when one is served. */
+  catalog?: CatalogStore;
   stop(): Promise<void>;
 }
 
@@ -253,6 +255,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       connectEndpoint: connect.endpointUrl,
       connectPort: connectAddress.port,
       ...(tls?.caFile ? { connectCaFile: tls.caFile } : {}),
+      ...(catalog ? { catalog } : {}),
       stop() {
         stopping ??= (async () => {
           await server.close();
