@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
+import { dataCatalogHandlers } from './api/data-catalogs.js';
 import { notebookHandlers } from './api/notebooks.js';
 import { presignedNotebookUrlHandlers } from './api/presigned-notebook-url.js';
 import { sessionEndpointHandlers } from './api/session-endpoints.js';
@@ -188,10 +189,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
     const tokens = new JupyterTokens([config.credentials], now);
     let origin = '';
+    const catalog = options.catalog;
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
+        ...(catalog ? dataCatalogHandlers({ catalog, accountId: config.accountId }) : {}),
         ...taggingHandlers({ store, accountId: config.accountId }),
         ...sessionHandlers({ store, sessions, spark }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
@@ -205,7 +208,6 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       unavailableOperation,
       log,
     );
-    const catalog = options.catalog;
     const glue = new JsonService<GlueOperationTypes>(
       catalog ? glueHandlers({ catalog, accountId: config.accountId, now }) : {},
       unservedGlueOperation,

@@ -13,6 +13,7 @@ import {
   type Page,
   type PageQuery,
 } from '../catalog/catalog-store.js';
+import { collectPage, decodeCatalogToken, encodeCatalogToken, tableNameFilter } from '../catalog/catalog-paging.js';
 import type { OperationTypes, PartitionValueList } from '../generated/glue-model.js';
 import type { ServiceHandlers } from '../protocol/json-service.js';
 import {
@@ -92,72 +93,20 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-// Page tokens: the store's cursor and how many items of the page it opens were already returned, so that a
-// filtered listing can stop in the middle of a store page. A token is bound to its operation and scope.
-interface Cursor {
-  after?: string;
-  skip: number;
-}
+const invalidToken = (): InvalidInputError => new InvalidInputError('Invalid pagination token.');
 
-function encodeToken(scope: string, cursor: Cursor): string {
-  return Buffer.from(JSON.stringify({ s: scope, a: cursor.after, k: cursor.skip })).toString('base64url');
-}
-
-function decodeToken(scope: string, token: string | undefined): Cursor | undefined {
-  if (token === undefined || token === '') return undefined;
-  try {
-    const content = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { s?: unknown; a?: unknown; k?: unknown };
-    if (content.s === scope && (content.a === undefined || typeof content.a === 'string') && Number.isInteger(content.k) && (content.k as number) >= 0) {
-      return { ...(typeof content.a === 'string' ? { after: content.a } : {}), skip: content.k as number };
-    }
-  } catch {
-    // Falls through to the error below.
-  }
-  throw new InvalidInputError('Invalid pagination token.');
-}
-
-/** Reads the store page by page from `token`, keeping what `keep` accepts, until `max` items are kept. */
-async function collect<T>(
+const collect = <T>(
   scope: string,
   fetch: (query: PageQuery) => Promise<Page<T>>,
   keep: (item: T) => boolean,
   max: number,
   token: string | undefined,
-): Promise<{ items: T[]; nextToken?: string }> {
-  let cursor = decodeToken(scope, token) ?? { skip: 0 };
-  const items: T[] = [];
-  const pageSize = Math.max(max, 100);
-  for (;;) {
-    const page = await fetch({ maxResults: pageSize, ...(cursor.after !== undefined ? { after: cursor.after } : {}) });
-    for (let i = cursor.skip; i < page.items.length; i++) {
-      const item = page.items[i]!;
-      if (!keep(item)) continue;
-      items.push(item);
-      if (items.length === max) {
-        const more = i + 1 < page.items.length;
-        if (more) return { items, nextToken: encodeToken(scope, { ...(cursor.after !== undefined ? { after: cursor.after } : {}), skip: i + 1 }) };
-        return page.nextToken === undefined ? { items } : { items, nextToken: encodeToken(scope, { after: page.nextToken, skip: 0 }) };
-      }
-    }
-    if (page.nextToken === undefined) return { items };
-    cursor = { after: page.nextToken, skip: 0 };
-  }
-}
+): Promise<{ items: T[]; nextToken?: string }> => collectPage(scope, fetch, keep, max, token, invalidToken);
 
-/** GetTables' Expression: a regular expression over table names; Hive's `*` wildcard is read as `.*`. */
-function tableNameFilter(expression: string | undefined): (name: string) => boolean {
-  if (expression === undefined || expression === '') return () => true;
-  let re: RegExp;
-  try {
-    re = new RegExp(`^(?:${expression})$`, 'i');
-  } catch {
-    try {
-      re = new RegExp(`^(?:${expression.replace(/\*/g, '.*')})$`, 'i');
-    } catch {
-      throw new InvalidInputError(`Expression ${expression} is not a valid regular expression.`);
-    }
-  }
-  return (name) => re.test(name);
+function nameFilter(expression: string | undefined): (name: string) => boolean {
+  const filter = tableNameFilter(expression);
+  if (!filter) throw new InvalidInputError(`Expression ${expression ?? ''} is not a valid regular expression.`);
+  return filter;
 }
 
 /** A stable spread of partitions over GetPartitions' segments. */
@@ -228,7 +177,7 @@ export function glueHandlers(options: GlueApiOptions): GlueHandlers {
     async GetTables(input) {
       checkCatalog(input.CatalogId);
       await requireDatabase(input.DatabaseName);
-      const matches = tableNameFilter(input.Expression);
+      const matches = nameFilter(input.Expression);
       const page = await collect(
         `GetTables/${input.DatabaseName.toLowerCase()}/${input.Expression ?? ''}`,
         (q) => catalog.listTables(input.DatabaseName, q),
@@ -436,7 +385,7 @@ export function glueHandlers(options: GlueApiOptions): GlueHandlers {
       };
       // Every table of every database, in (database, table) order; the token names the database it stopped in.
       const max = input.MaxResults ?? DEFAULT_PAGE;
-      const start = decodeToken('SearchTables', input.NextToken);
+      const start = decodeCatalogToken('SearchTables', input.NextToken, invalidToken);
       const [startDb, startAfter] = start?.after !== undefined ? (JSON.parse(start.after) as [string, string | undefined]) : [undefined, undefined];
       const tables: CatalogTable[] = [];
       // Databases before the one the token names are skipped by name (the store pages them from the start).
@@ -457,7 +406,7 @@ export function glueHandlers(options: GlueApiOptions): GlueHandlers {
           if (tables.length === max) {
             const next: [string, string | undefined] | undefined =
               page.nextToken !== undefined ? [db.name, page.nextToken] : nextDatabase(dbs.items, db.name, dbs.nextToken);
-            return { TableList: tables.map((t) => tableToGlue(t, accountId)), NextToken: next ? encodeToken('SearchTables', { after: JSON.stringify(next), skip: 0 }) : undefined };
+            return { TableList: tables.map((t) => tableToGlue(t, accountId)), NextToken: next ? encodeCatalogToken('SearchTables', { after: JSON.stringify(next), skip: 0 }) : undefined };
           }
         }
         if (dbs.nextToken === undefined) break;
@@ -476,7 +425,7 @@ export function glueHandlers(options: GlueApiOptions): GlueHandlers {
     async GetUserDefinedFunctions(input) {
       checkCatalog(input.CatalogId);
       if (input.DatabaseName !== undefined) await requireDatabase(input.DatabaseName);
-      const matches = tableNameFilter(input.Pattern);
+      const matches = nameFilter(input.Pattern);
       const page = await collect(
         `GetUserDefinedFunctions/${input.DatabaseName?.toLowerCase() ?? ''}/${input.Pattern}`,
         (q) => catalog.listFunctions(input.DatabaseName, q),
