@@ -10,7 +10,6 @@ import { sessionHandlers } from './api/sessions.js';
 import { taggingHandlers } from './api/tagging.js';
 import { unavailableOperation } from './api/unavailable.js';
 import { createWorkGroup, PRIMARY_WORKGROUP, workGroupHandlers } from './api/workgroups.js';
-import type { CatalogStore } from './catalog/catalog-store.js';
 import type { OwletConfig } from './config/config.js';
 import { projectRoot } from './config/paths.js';
 import { ConsoleFiles } from './console/console-files.js';
@@ -40,6 +39,8 @@ import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
 import { openStateStore } from './store/open-state-store.js';
+import type { CatalogStore } from './catalog/catalog-store.js';
+import { type OpenedCatalogStore, openCatalogStore } from './catalog/open-catalog-store.js';
 import type { StateStore } from './store/state-store.js';
 
 /** The Spark workgroup a fresh server has, so that a newcomer can start a session without creating one. */
@@ -50,6 +51,8 @@ export interface RunningOwlet {
   port: number;
   log: Logger;
   store: StateStore;
+  /** The account's table catalog (the Hive Metastore service and the Glue API both serve it). */
+  catalog: CatalogStore;
   sessions: SessionManager;
   retention: HistoryRetention;
   /** The Spark Connect endpoint of every session (GetSessionEndpoint). */
@@ -58,8 +61,6 @@ export interface RunningOwlet {
   connectPort: number;
   /** The certificate authority Spark Connect clients trust, when Owlet's own serves Connect over TLS. */
   connectCaFile?: string;
-  /** The account's table catalog, when one is served. */
-  catalog?: CatalogStore;
   stop(): Promise<void>;
 }
 
@@ -74,7 +75,7 @@ export interface StartOptions {
   connect?: { port?: number; tokenLifetimeMs?: number };
   /** A store to use instead of the configured one (tests share one between two nodes); the caller closes it. */
   store?: StateStore;
-  /** The account's table catalog the Glue API and Athena's catalog calls serve; the caller closes it. */
+  /** A catalog to use instead of the configured one (nodes sharing a store in tests); the caller closes it. */
   catalog?: CatalogStore;
 }
 
@@ -123,6 +124,8 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   const closeStore = async (): Promise<void> => {
     if (ownStore) await store.close();
   };
+  let catalog: CatalogStore | undefined = options.catalog;
+  let ownCatalog: OpenedCatalogStore | undefined;
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
   let membership: NodeMembership | undefined;
@@ -130,6 +133,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   const retention = new HistoryRetention({ store, log, now, retentionMs: config.sessionRetentionMs, sessionsDir: join(config.dataDir, 'sessions') });
   try {
     await seedFreshStore(store, config, now());
+    if (!catalog) catalog = ownCatalog = await openCatalogStore({ url: config.stateStoreUrl, dataDir: config.dataDir });
     objects = await openObjectStore({ dataDir: config.dataDir, stateStoreUrl: config.stateStoreUrl, now });
     await importResultFolders(objects, config.dataDir, log);
     const { resultsS3 } = config;
@@ -189,12 +193,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
     const tokens = new JupyterTokens([config.credentials], now);
     let origin = '';
-    const catalog = options.catalog;
+    const liveCatalog = catalog;
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
-        ...(catalog ? dataCatalogHandlers({ catalog, accountId: config.accountId }) : {}),
+        ...dataCatalogHandlers({ catalog: liveCatalog, accountId: config.accountId }),
         ...taggingHandlers({ store, accountId: config.accountId }),
         ...sessionHandlers({ store, sessions, spark }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
@@ -209,7 +213,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       log,
     );
     const glue = new JsonService<GlueOperationTypes>(
-      catalog ? glueHandlers({ catalog, accountId: config.accountId, now }) : {},
+      glueHandlers({ catalog: liveCatalog, accountId: config.accountId, now }),
       unservedGlueOperation,
       log,
       { model: glueModel, invalidInput: (message) => new GlueInvalidInputError(message) },
@@ -252,12 +256,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       port: address.port,
       log,
       store,
+      catalog,
       sessions,
       retention,
       connectEndpoint: connect.endpointUrl,
       connectPort: connectAddress.port,
       ...(tls?.caFile ? { connectCaFile: tls.caFile } : {}),
-      ...(catalog ? { catalog } : {}),
       stop() {
         stopping ??= (async () => {
           await server.close();
@@ -266,6 +270,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
           await retention.stop();
           await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
           await objects?.close();
+          await ownCatalog?.close();
           await closeStore();
         })();
         return stopping;
@@ -277,6 +282,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     await retention.stop();
     await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
     await objects?.close();
+    await ownCatalog?.close();
     await closeStore();
     throw error;
   }

@@ -14,7 +14,6 @@ import {
 import { CreateDatabaseCommand, CreateTableCommand, GlueClient } from '@aws-sdk/client-glue';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import { startTestOwlet, TEST_CREDENTIALS, type TestOwlet } from './harness.js';
-import { MemoryCatalogStore } from './memory-catalog-store.js';
 
 async function rejects(promise: Promise<unknown>, name: string, message: RegExp): Promise<void> {
   await assert.rejects(promise, (error: Error) => {
@@ -30,7 +29,7 @@ describe("Athena's catalog calls for AwsDataCatalog", () => {
   let glue: GlueClient;
 
   before(async () => {
-    owlet = await startTestOwlet({ engine: new FakeEngine(), catalog: new MemoryCatalogStore() });
+    owlet = await startTestOwlet({ engine: new FakeEngine() });
     athena = owlet.client();
     glue = new GlueClient({ endpoint: owlet.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
     await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'analytics', Description: 'team data', Parameters: { owner: 'a' } } }));

@@ -36,7 +36,6 @@ import {
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import { compilePartitionExpression } from '../src/glue/partition-expression.js';
 import { startTestOwlet, TEST_CREDENTIALS, type TestOwlet } from './harness.js';
-import { MemoryCatalogStore } from './memory-catalog-store.js';
 
 async function rejects(promise: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
   await assert.rejects(promise, (error: Error & { $metadata?: { httpStatusCode?: number } }) => {
@@ -74,7 +73,7 @@ describe('Glue Data Catalog API', () => {
   let glue: GlueClient;
 
   before(async () => {
-    owlet = await startTestOwlet({ engine: new FakeEngine(), catalog: new MemoryCatalogStore() });
+    owlet = await startTestOwlet({ engine: new FakeEngine() });
     glue = new GlueClient({ endpoint: owlet.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
   });
   after(async () => {
@@ -291,7 +290,7 @@ describe('Glue Data Catalog API', () => {
   });
 
   it('reads user-defined functions', async () => {
-    await owlet.catalog!.createFunction({
+    await owlet.catalog.createFunction({
       databaseName: 'sales',
       name: 'to_cents',
       className: 'com.example.ToCents',
