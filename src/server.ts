@@ -125,6 +125,8 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     if (ownStore) await store.close();
   };
   let catalog: CatalogStore | undefined = options.catalog;
+  /** Where this server is reached, once it listens. */
+  let origin = '';
   let ownCatalog: OpenedCatalogStore | undefined;
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
@@ -150,7 +152,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       });
     const engine =
       options.engine ??
-      new LocalRunnerEngine({ root: projectRoot, runnerPath: join(projectRoot, 'runner'), log });
+      new LocalRunnerEngine({
+        root: projectRoot,
+        runnerPath: join(projectRoot, 'runner'),
+        log,
+        owletApi: { endpoint: () => (origin === '' ? undefined : origin), region: config.region, credentials: config.credentials },
+      });
     const spark: SparkSettings = { master: config.sparkMaster, driverMemory: config.driverMemory, ...config.sparkCluster };
     sessions = new SessionManager({
       store,
@@ -192,7 +199,6 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     sessions.useConnectActivity((sessionId) => proxy.activity(sessionId));
     // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
     const tokens = new JupyterTokens([config.credentials], now);
-    let origin = '';
     const liveCatalog = catalog;
     const service = new JsonService(
       {
