@@ -18,8 +18,8 @@ export interface OwletApiAccess {
 
 /**
  * The settings added for each `spark.sql.catalog.<name>.catalog-impl=...GlueCatalog` of the session's properties
- * (Iceberg's catalog properties: `glue.endpoint`, `client.region`, `s3.endpoint`, `s3.path-style-access`; Iceberg
- * docs, AWS integrations).
+ * (Iceberg's catalog properties: `glue.endpoint`, `client.region`, `s3.endpoint`, `s3.path-style-access`,
+ * `http-client.type`; Iceberg docs, AWS integrations).
  */
 export function glueCatalogClientProperties(sparkProperties: Record<string, string>, access: OwletApiAccess): Record<string, string> {
   const endpoint = access.endpoint();
@@ -33,6 +33,9 @@ export function glueCatalogClientProperties(sparkProperties: Record<string, stri
     added[`${prefix}.client.region`] = access.region;
     added[`${prefix}.s3.endpoint`] = endpoint;
     added[`${prefix}.s3.path-style-access`] = 'true';
+    // Iceberg 1.12's `apache` client type is the SDK's Apache 5 HTTP client, which the SDK the runtimes pin
+    // (2.29.52, shared with S3A) predates; its URL-connection client is there.
+    added[`${prefix}.http-client.type`] = 'urlconnection';
   }
   return added;
 }

@@ -38,12 +38,12 @@ export interface SparkRuntime {
 
 /**
  * The AWS SDK v2 modules Iceberg's GlueCatalog and S3FileIO load (Iceberg's runtime jars carry iceberg-aws but no
- * SDK): glue, s3 and their dependencies, at the version Hadoop 3.4.2's S3A is built with (docs/glue.md). The same
- * jars serve both runtimes: the SDK is Java, not Scala.
+ * SDK): glue, s3, kms (S3FileIO's encryption types), sts, the URL-connection HTTP client and their dependencies,
+ * at the version Hadoop 3.4.2's S3A is built with (docs/glue.md). The same jars serve both runtimes: the SDK is
+ * Java, not Scala.
  */
 const ICEBERG_AWS_SDK_JARS: JarFile[] = [
   'annotations-2.29.52.jar',
-  'apache-client-2.29.52.jar',
   'arns-2.29.52.jar',
   'auth-2.29.52.jar',
   'aws-core-2.29.52.jar',
@@ -62,6 +62,7 @@ const ICEBERG_AWS_SDK_JARS: JarFile[] = [
   'http-client-spi-2.29.52.jar',
   'identity-spi-2.29.52.jar',
   'json-utils-2.29.52.jar',
+  'kms-2.29.52.jar',
   'metrics-spi-2.29.52.jar',
   'profiles-2.29.52.jar',
   'protocol-core-2.29.52.jar',
@@ -70,7 +71,9 @@ const ICEBERG_AWS_SDK_JARS: JarFile[] = [
   'retries-spi-2.29.52.jar',
   's3-2.29.52.jar',
   'sdk-core-2.29.52.jar',
+  'sts-2.29.52.jar',
   'third-party-jackson-core-2.29.52.jar',
+  'url-connection-client-2.29.52.jar',
   'utils-2.29.52.jar',
   'eventstream-1.0.1.jar',
   'reactive-streams-1.0.4.jar',
