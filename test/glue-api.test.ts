@@ -33,6 +33,7 @@ import {
   UpdatePartitionCommand,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
+import { glueCatalogClientProperties, sessionAwsEnvironment } from '../src/catalog/session-catalog-clients.js';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import { compilePartitionExpression } from '../src/glue/partition-expression.js';
 import { startTestOwlet, TEST_CREDENTIALS, type TestOwlet } from './harness.js';
@@ -336,5 +337,31 @@ describe('partition expressions', () => {
     assert.ok(test('`n` <> 3', ['d', '2', 'x']));
     assert.ok(test("s LIKE 'a_c'", ['d', '2', 'abc']));
     assert.ok(!test("s NOT LIKE 'a%'", ['d', '2', 'abc']));
+  });
+});
+
+describe("a session's catalog clients", () => {
+  const access = { endpoint: () => 'http://127.0.0.1:9', region: 'eu-west-1', credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } };
+
+  it('point every GlueCatalog the properties configure at Owlet, and leave a session its own values', () => {
+    const added = glueCatalogClientProperties(
+      {
+        'spark.sql.catalog.spark_catalog': 'org.apache.iceberg.spark.SparkSessionCatalog',
+        'spark.sql.catalog.spark_catalog.catalog-impl': 'org.apache.iceberg.aws.glue.GlueCatalog',
+        'spark.sql.catalog.other.catalog-impl': 'org.apache.iceberg.hadoop.HadoopCatalog',
+      },
+      access,
+    );
+    assert.deepEqual(added, {
+      'spark.sql.catalog.spark_catalog.glue.endpoint': 'http://127.0.0.1:9',
+      'spark.sql.catalog.spark_catalog.client.region': 'eu-west-1',
+      'spark.sql.catalog.spark_catalog.s3.endpoint': 'http://127.0.0.1:9',
+      'spark.sql.catalog.spark_catalog.s3.path-style-access': 'true',
+      'spark.sql.catalog.spark_catalog.http-client.type': 'urlconnection',
+    });
+    // The key pair is never a Spark property (PySpark puts those on spark-submit's command line).
+    assert.ok(!Object.values(added).includes('SK'));
+    assert.deepEqual(sessionAwsEnvironment(access), { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK', AWS_REGION: 'eu-west-1' });
+    assert.deepEqual(glueCatalogClientProperties({ 'spark.sql.catalog.x.catalog-impl': 'org.apache.iceberg.aws.glue.GlueCatalog' }, { ...access, endpoint: () => undefined }), {});
   });
 });
