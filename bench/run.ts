@@ -5,15 +5,18 @@
 //   node dist/bench/run.js [--only <name>[,<name>...]] [options]
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
-// session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store. Options
+// session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store,
+// catalog-partitions. Options
 // reach the benchmarks that take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput);
 // --session-samples; --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds;
-// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys.
+// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys; --catalog-partitions,
+// --catalog-rounds.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
 import { parseArgs } from 'node:util';
 import { calculationRoundTrip, parseRoundTripOptions } from './calculation-round-trip.js';
+import { catalogPartitions, parseCatalogPartitionsOptions } from './catalog-partitions.js';
 import { cancelLatency, parseCancelOptions } from './cancel-latency.js';
 import { getWorkGroupThroughput } from './getworkgroup-throughput.js';
 import { jupyterCell, parseJupyterCellOptions } from './jupyter-cell.js';
@@ -51,6 +54,8 @@ try {
       'object-rounds': { type: 'string' },
       keys: { type: 'string' },
       'jupyter-samples': { type: 'string' },
+      'catalog-partitions': { type: 'string' },
+      'catalog-rounds': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -73,6 +78,7 @@ const BENCHMARKS: Record<string, Bench> = {
   restart: () => restart(parseRestartOptions(argv)),
   load: () => load(parseLoadOptions(argv)),
   'object-store': () => objectStore(parseObjectStoreOptions(argv)),
+  'catalog-partitions': () => catalogPartitions(parseCatalogPartitionsOptions(argv)),
 };
 
 const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);

@@ -1,4 +1,5 @@
 // Owlet's composition root: the store, the operation handlers, the protocol layer and the HTTP server.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
@@ -40,8 +41,22 @@ import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
 import { openStateStore } from './store/open-state-store.js';
 import type { CatalogStore } from './catalog/catalog-store.js';
+import { HiveMetastoreService } from './catalog/hive-metastore/hive-metastore-service.js';
+import { sessionCatalogProperties } from './catalog/session-catalog.js';
 import { type OpenedCatalogStore, openCatalogStore } from './catalog/open-catalog-store.js';
 import type { StateStore } from './store/state-store.js';
+
+/** Where the Hive Metastore's port of the last run is kept, to be taken again after a restart. */
+const METASTORE_PORT_FILE = 'metastore.port';
+
+function readMetastorePort(dataDir: string): number {
+  try {
+    const port = Number(readFileSync(join(dataDir, METASTORE_PORT_FILE), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** The Spark workgroup a fresh server has, so that a newcomer can start a session without creating one. */
 export const READY_SPARK_WORKGROUP = 'spark';
@@ -128,6 +143,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   /** Where this server is reached, once it listens. */
   let origin = '';
   let ownCatalog: OpenedCatalogStore | undefined;
+  let metastore: HiveMetastoreService | undefined;
   let sessions: SessionManager | undefined;
   let connect: SparkConnectProxy | undefined;
   let membership: NodeMembership | undefined;
@@ -136,6 +152,9 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   try {
     await seedFreshStore(store, config, now());
     if (!catalog) catalog = ownCatalog = await openCatalogStore({ url: config.stateStoreUrl, dataDir: config.dataDir });
+    metastore = new HiveMetastoreService({ catalog, log, now });
+    const metastorePort = await metastore.listen(readMetastorePort(config.dataDir));
+    writeFileSync(join(config.dataDir, METASTORE_PORT_FILE), `${metastorePort}\n`);
     objects = await openObjectStore({ dataDir: config.dataDir, stateStoreUrl: config.stateStoreUrl, now });
     await importResultFolders(objects, config.dataDir, log);
     const { resultsS3 } = config;
@@ -158,7 +177,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         log,
         owletApi: { endpoint: () => (origin === '' ? undefined : origin), region: config.region, credentials: config.credentials },
       });
-    const spark: SparkSettings = { master: config.sparkMaster, driverMemory: config.driverMemory, ...config.sparkCluster };
+    const spark: SparkSettings = {
+      master: config.sparkMaster,
+      driverMemory: config.driverMemory,
+      ...config.sparkCluster,
+      catalogProperties: sessionCatalogProperties({ metastorePort, warehouse: config.catalogWarehouse }),
+    };
     sessions = new SessionManager({
       store,
       engine,
@@ -275,6 +299,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
           await membership?.leave();
           await retention.stop();
           await sessions!.dispose({ terminateSessions: config.terminateSessionsOnExit });
+          await metastore?.close();
           await objects?.close();
           await ownCatalog?.close();
           await closeStore();
@@ -287,6 +312,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     await membership?.leave();
     await retention.stop();
     await sessions?.dispose({ terminateSessions: config.terminateSessionsOnExit });
+    await metastore?.close();
     await objects?.close();
     await ownCatalog?.close();
     await closeStore();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { pino } from 'pino';
+import { sessionCatalogProperties } from '../src/catalog/session-catalog.js';
 import { DEFAULTS, type OwletConfig } from '../src/config/config.js';
 import type { EngineAdapter } from '../src/engine/engine.js';
 import type { Credentials } from '../src/protocol/sigv4.js';
@@ -56,6 +57,7 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
     nodeHeartbeatMs: DEFAULTS.nodeHeartbeatMs,
     nodeDeadAfterMs: DEFAULTS.nodeDeadAfterMs,
     sparkCluster: DEFAULTS.sparkCluster,
+    catalogWarehouse: `file:${join(dataDir, 'warehouse')}`,
     ...options.config,
   };
   const { dataDir: _dir, config: _config, ...startOptions } = options;
@@ -76,4 +78,13 @@ export async function startTestOwlet(options: TestOwletOptions = {}): Promise<Te
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A launch's properties without those every session gets to reach the account's catalog
+ * (sessionCatalogProperties): what the session itself asked for.
+ */
+export function ownSparkProperties(properties: Record<string, string>): Record<string, string> {
+  const catalogKeys = new Set(Object.keys(sessionCatalogProperties({ metastorePort: 0, warehouse: '' })));
+  return Object.fromEntries(Object.entries(properties).filter(([key]) => !catalogKeys.has(key)));
 }

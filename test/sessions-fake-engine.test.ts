@@ -30,7 +30,7 @@ import { FakeEngine } from '../src/engine/fake-engine.js';
 import type { SessionRecord } from '../src/sessions/records.js';
 import { SqliteStateStore } from '../src/store/sqlite-state-store.js';
 import { eventually, rejectsWith } from './assertions.js';
-import { type TestOwlet, startTestOwlet } from './harness.js';
+import { ownSparkProperties, type TestOwlet, startTestOwlet } from './harness.js';
 import { objectText, s3ClientOf } from './support/s3.js';
 
 describe('sessions and calculations on the fake engine', () => {
@@ -263,7 +263,7 @@ describe('sessions and calculations on the fake engine', () => {
     await eventually(() => sessionState(started.SessionId!), (s) => s === 'IDLE', 'IDLE');
     const runner = engine.runners.find((r) => r.launch.sessionId === started.SessionId)!;
     // SparkProperties over spark-defaults, and a later classification over an earlier one.
-    assert.deepEqual(runner.launch.sparkProperties, { 'spark.sql.shuffle.partitions': '9', 'spark.executor.cores': '2', 'spark.ui.enabled': 'false' });
+    assert.deepEqual(ownSparkProperties(runner.launch.sparkProperties), { 'spark.sql.shuffle.partitions': '9', 'spark.executor.cores': '2', 'spark.ui.enabled': 'false' });
     assert.deepEqual((await athena.send(new GetSessionCommand({ SessionId: started.SessionId! }))).EngineConfiguration, engineConfiguration);
     await athena.send(new TerminateSessionCommand({ SessionId: started.SessionId! }));
 

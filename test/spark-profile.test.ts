@@ -15,6 +15,7 @@ import {
   StartSessionCommand,
   TerminateSessionCommand,
 } from '@aws-sdk/client-athena';
+import { sessionCatalogProperties } from '../src/catalog/session-catalog.js';
 import { DEFAULTS, loadConfig } from '../src/config/config.js';
 import { FakeEngine } from '../src/engine/fake-engine.js';
 import {
@@ -42,6 +43,20 @@ describe('the DPU mapping', () => {
       driverMemory: '1g',
       sparkProperties: { 'spark.sql.shuffle.partitions': '4' },
     });
+  });
+
+  it('puts every session, and so every pooled runner, on the catalog; a session may set its own catalog', () => {
+    const catalog = sessionCatalogProperties({ metastorePort: 9083, warehouse: 'file:/data/warehouse' });
+    assert.equal(catalog['spark.sql.catalogImplementation'], 'hive');
+    assert.equal(catalog['spark.hadoop.hive.metastore.uris'], 'thrift://127.0.0.1:9083');
+    const withCatalog = settings({ catalogProperties: catalog });
+    const pooled = sparkLaunch(withCatalog, 'local[2]');
+    assert.deepEqual(pooled.sparkProperties, catalog);
+    // A session with no properties of its own holds what a pooled runner was started with.
+    assert.deepEqual(settingsToHold(sparkLaunch(withCatalog, 'local[2]', {})), settingsToHold(pooled));
+    assert.equal(sparkLaunch(withCatalog, STANDALONE).sparkProperties['spark.hadoop.hive.metastore.uris'], 'thrift://127.0.0.1:9083');
+    const own = sparkLaunch(withCatalog, 'local[2]', { SparkProperties: { 'spark.sql.catalogImplementation': 'in-memory' } });
+    assert.equal(own.sparkProperties['spark.sql.catalogImplementation'], 'in-memory');
   });
 
   it("sizes a standalone session's driver and executors in Athena's DPUs, up to MaxConcurrentDpus", () => {

@@ -10,7 +10,7 @@ import {
   TooManyRequestsException,
 } from '@aws-sdk/client-athena';
 import { FakeEngine } from '../src/engine/fake-engine.js';
-import { type TestOwlet, type TestOwletOptions, startTestOwlet } from './harness.js';
+import { ownSparkProperties, type TestOwlet, type TestOwletOptions, startTestOwlet } from './harness.js';
 
 /** Polls `condition` until it holds; the deadline is generous, as `eventually`'s (assertions.ts). */
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
@@ -63,7 +63,7 @@ describe('warm pool', () => {
       assert.equal(pooled.stopped, true, 'the pooled runner was given up');
       await until(async () => (await state(athena, started.SessionId!)) === 'IDLE', 'IDLE');
       const cold = engine.runners.find((r) => r.launch.sessionId === started.SessionId);
-      assert.deepEqual(cold?.launch.sparkProperties, { 'spark.driver.memory': '2g' });
+      assert.deepEqual(ownSparkProperties(cold?.launch.sparkProperties ?? {}), { 'spark.driver.memory': '2g' });
       await athena.send(new TerminateSessionCommand({ SessionId: started.SessionId! }));
     });
   });
@@ -99,7 +99,7 @@ describe('warm pool', () => {
       assert.equal(next.stopped, true, 'the pooled runner was given up');
       await until(async () => (await state(athena, cold.SessionId!)) === 'IDLE', 'IDLE');
       const launched = engine.runners.find((r) => r.launch.sessionId === cold.SessionId);
-      assert.deepEqual(launched?.launch.sparkProperties, { 'spark.driver.memory': '2g' });
+      assert.deepEqual(ownSparkProperties(launched?.launch.sparkProperties ?? {}), { 'spark.driver.memory': '2g' });
       for (const id of [warm.SessionId!, cold.SessionId!]) await athena.send(new TerminateSessionCommand({ SessionId: id }));
     });
   });

@@ -3,6 +3,7 @@
 // transaction on one pooled connection; row locks (`FOR UPDATE`, `FOR SHARE`) and primary keys settle two
 // nodes changing one table at once: the second waits, then sees the first's commit.
 import { Pool, type PoolClient } from 'pg';
+import { migratePostgres } from '../store/postgres-migrations.js';
 import { CATALOG_SCHEMA, SqlCatalogStore, type SqlStatements, type SqlTransactions } from './sql-catalog-store.js';
 
 /**
@@ -66,7 +67,7 @@ export class PostgresCatalogStore extends SqlCatalogStore {
     const pool = new Pool({ connectionString: options.url, application_name: 'owlet-catalog' });
     pool.on('error', () => {});
     try {
-      await migrate(pool);
+      await migratePostgres(pool, { table: 'catalog_schema_migrations', lock: MIGRATION_LOCK, migrations: MIGRATIONS, what: 'the catalog' });
     } catch (error) {
       await pool.end();
       throw error;
@@ -78,35 +79,5 @@ export class PostgresCatalogStore extends SqlCatalogStore {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();
-  }
-}
-
-async function appliedMigrations(db: PoolClient): Promise<number> {
-  const { rows } = await db.query<{ applied: number }>('SELECT COALESCE(max(version), 0) AS applied FROM catalog_schema_migrations');
-  return rows[0]!.applied;
-}
-
-async function migrate(pool: Pool): Promise<void> {
-  const client = await pool.connect();
-  client.on('error', () => {});
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS catalog_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
-    const applied = await appliedMigrations(client);
-    if (applied > MIGRATIONS.length) {
-      throw new Error(`the catalog has schema version ${applied}, newer than this Owlet knows (${MIGRATIONS.length})`);
-    }
-    for (let v = applied; v < MIGRATIONS.length; v++) {
-      await client.query(MIGRATIONS[v]!);
-      await client.query('INSERT INTO catalog_schema_migrations (version) VALUES ($1)', [v + 1]);
-    }
-    await client.query('COMMIT');
-    client.release();
-  } catch (error) {
-    client.release(true);
-    throw error;
   }
 }

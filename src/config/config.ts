@@ -34,6 +34,12 @@ export interface OwletConfig {
   cancelDeadlineMs: number;
   /** Runners kept started for new sessions; 0 turns the warm pool off. */
   warmPoolSize: number;
+  /**
+   * Where databases created without LOCATION (and `default`) keep their tables: Spark's warehouse directory
+   * (OWLET_CATALOG_WAREHOUSE). By default `file:` under the data directory; an `s3://` one needs sessions that
+   * reach S3 (docs/catalog.md).
+   */
+  catalogWarehouse: string;
   /** Runners kept started for the other Spark runtimes, by runtime id (OWLET_WARM_POOL_SIZES=spark-4.1=1). */
   warmPoolSizes?: Record<string, number>;
   /** The warm pool empties itself after this many minutes without a StartSession. */
@@ -258,6 +264,7 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     cancelDeadlineMs: numberFrom(env, 'OWLET_CANCEL_DEADLINE_MS', DEFAULTS.cancelDeadlineMs, { min: 1 }),
     warmPoolSize: numberFrom(env, 'OWLET_WARM_POOL_SIZE', DEFAULTS.warmPoolSize),
     warmPoolSizes: poolSizesFrom(env.OWLET_WARM_POOL_SIZES ?? ''),
+    catalogWarehouse: env.OWLET_CATALOG_WAREHOUSE?.trim() || `file:${join(dataDir, 'warehouse')}`,
     warmPoolShrinkMinutes: numberFrom(env, 'OWLET_WARM_POOL_SHRINK_MINUTES', DEFAULTS.warmPoolShrinkMinutes, { integer: false }),
     ...connectSettings(env, host),
     terminateSessionsOnExit:

@@ -43,6 +43,11 @@ export interface SparkClusterSettings {
 /** The server's Spark settings: its master and local-mode driver heap, and the cluster settings. */
 export interface SparkSettings extends SparkClusterSettings {
   master: string;
+  /**
+   * What every session (and every pooled runner, which starts before its session is known) gets to reach the
+   * account's catalog: the Hive Metastore's address and Spark's Hive settings (src/catalog/session-catalog.ts).
+   */
+  catalogProperties?: Record<string, string>;
   /** The driver heap of a local-mode session. */
   driverMemory: string;
 }
@@ -170,7 +175,8 @@ export function sessionSparkProperties(engine: EngineConfiguration): Record<stri
 export function sparkLaunch(settings: SparkSettings, master: string, engine: EngineConfiguration = {}): SparkLaunch {
   const own = sessionSparkProperties(engine);
   const kind = masterKind(master);
-  if (kind === 'local') return { master, driverMemory: settings.driverMemory, sparkProperties: { ...own } };
+  const catalog = settings.catalogProperties ?? {};
+  if (kind === 'local') return { master, driverMemory: settings.driverMemory, sparkProperties: { ...catalog, ...own } };
 
   const coordinator = engine.CoordinatorDpuSize ?? ATHENA_DEFAULT_SIZES.coordinator;
   const executor = engine.DefaultExecutorDpuSize ?? ATHENA_DEFAULT_SIZES.executor;
@@ -181,6 +187,7 @@ export function sparkLaunch(settings: SparkSettings, master: string, engine: Eng
   const executorMemory = dpuMemory(settings, executor);
   const executorCores = settings.dpuCores * executor;
   const derived: Record<string, string> = {
+    ...catalog,
     // In client mode Spark does not use the driver's cores; they say what the coordinator is, for the UI.
     'spark.driver.cores': String(settings.dpuCores * coordinator),
     'spark.driver.memoryOverhead': driver.overhead,

@@ -2,7 +2,8 @@
 // statement in its own transaction (or two, for idempotency tokens), so the guarantees the SQLite store gets
 // from owning its file come here from the statements themselves: inserts that do nothing on a taken key, and
 // updates and deletes that name the version they replace.
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
+import { appliedPostgresMigrations, migratePostgres } from './postgres-migrations.js';
 import { newestCursorPosition, pageFromRows, type RecordRow, recordFromRow } from './sql-records.js';
 import {
   type CorruptRecordListener,
@@ -84,7 +85,7 @@ export class PostgresStateStore implements StateStore {
     // process. Queries that fail still reject.
     pool.on('error', () => {});
     try {
-      await migrate(pool);
+      await migratePostgres(pool, { table: 'schema_migrations', lock: MIGRATION_LOCK, migrations: MIGRATIONS, what: 'the database' });
     } catch (error) {
       await pool.end();
       throw error;
@@ -94,7 +95,7 @@ export class PostgresStateStore implements StateStore {
 
   /** How many migrations the database has had. */
   async schemaVersion(): Promise<number> {
-    return appliedMigrations(this.pool);
+    return appliedPostgresMigrations(this.pool, 'schema_migrations');
   }
 
   async create<T>(record: NewRecord<T>): Promise<StoredRecord<T>> {
@@ -206,40 +207,5 @@ export class PostgresStateStore implements StateStore {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();
-  }
-}
-
-async function appliedMigrations(db: Pool | PoolClient): Promise<number> {
-  const { rows } = await db.query<{ applied: number }>('SELECT COALESCE(max(version), 0) AS applied FROM schema_migrations');
-  return rows[0]!.applied;
-}
-
-/** All pending migrations in one transaction: a node that fails halfway leaves the schema as it found it. */
-async function migrate(pool: Pool): Promise<void> {
-  const client = await pool.connect();
-  // A client taken from the pool has no listener for its `error` event (the pool's own is for idle clients),
-  // and an unheard one ends the process. The query under way rejects with the same error.
-  client.on('error', () => {});
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
-    const applied = await appliedMigrations(client);
-    if (applied > MIGRATIONS.length) {
-      throw new Error(`the database has schema version ${applied}, newer than this Owlet knows (${MIGRATIONS.length})`);
-    }
-    for (let v = applied; v < MIGRATIONS.length; v++) {
-      await client.query(MIGRATIONS[v]!);
-      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [v + 1]);
-    }
-    await client.query('COMMIT');
-    client.release();
-  } catch (error) {
-    // Closing the connection rolls the transaction back and frees the lock, whatever state the error left the
-    // connection in.
-    client.release(true);
-    throw error;
   }
 }
