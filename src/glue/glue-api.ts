@@ -14,7 +14,7 @@ import {
   type PageQuery,
 } from '../catalog/catalog-store.js';
 import { collectPage, decodeCatalogToken, encodeCatalogToken, tableNameFilter } from '../catalog/catalog-paging.js';
-import type { OperationTypes, PartitionValueList } from '../generated/glue-model.js';
+import type { OperationTypes, PartitionError, PartitionValueList } from '../generated/glue-model.js';
 import type { ServiceHandlers } from '../protocol/json-service.js';
 import {
   AlreadyExistsError,
@@ -308,7 +308,7 @@ export function glueHandlers(options: GlueApiOptions): GlueHandlers {
       checkCatalog(input.CatalogId);
       const table = await requireTable(input.DatabaseName, input.TableName);
       const at = now();
-      const errors: OperationTypes['BatchCreatePartition']['output']['Errors'] & object = [];
+      const errors: PartitionError[] = [];
       const fresh: CatalogPartition[] = [];
       const seen = new Set<string>();
       for (const partitionInput of input.PartitionInputList) {
