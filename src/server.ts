@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { catalogHandlers } from './api/catalog.js';
+import { dataCatalogHandlers } from './api/data-catalogs.js';
 import { notebookHandlers } from './api/notebooks.js';
 import { presignedNotebookUrlHandlers } from './api/presigned-notebook-url.js';
 import { sessionEndpointHandlers } from './api/session-endpoints.js';
@@ -31,7 +32,10 @@ import { SessionManager } from './sessions/session-manager.js';
 import { athenaAccess } from './jupyter/athena-access.js';
 import { OwletJupyterServer, PRESIGNED_TOKEN_LIFETIME_MS } from './jupyter/jupyter-server.js';
 import { JupyterTokens } from './jupyter/tokens.js';
-import { OwletHttpServer } from './protocol/http-server.js';
+import { type OperationTypes as GlueOperationTypes, serviceModel as glueModel } from './generated/glue-model.js';
+import { InvalidInputError as GlueInvalidInputError } from './glue/glue-errors.js';
+import { glueHandlers, unservedGlueOperation } from './glue/glue-api.js';
+import { asJsonApi, OwletHttpServer } from './protocol/http-server.js';
 import { JsonService } from './protocol/json-service.js';
 import { S3Api } from './protocol/s3-api.js';
 import { SigV4Verifier } from './protocol/sigv4.js';
@@ -136,6 +140,8 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     if (ownStore) await store.close();
   };
   let catalog: CatalogStore | undefined = options.catalog;
+  /** Where this server is reached, once it listens. */
+  let origin = '';
   let ownCatalog: OpenedCatalogStore | undefined;
   let metastore: HiveMetastoreService | undefined;
   let sessions: SessionManager | undefined;
@@ -165,7 +171,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       });
     const engine =
       options.engine ??
-      new LocalRunnerEngine({ root: projectRoot, runnerPath: join(projectRoot, 'runner'), log });
+      new LocalRunnerEngine({
+        root: projectRoot,
+        runnerPath: join(projectRoot, 'runner'),
+        log,
+        owletApi: { endpoint: () => (origin === '' ? undefined : origin), region: config.region, credentials: config.credentials },
+      });
     const spark: SparkSettings = {
       master: config.sparkMaster,
       driverMemory: config.driverMemory,
@@ -212,11 +223,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     sessions.useConnectActivity((sessionId) => proxy.activity(sessionId));
     // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
     const tokens = new JupyterTokens([config.credentials], now);
-    let origin = '';
+    const liveCatalog = catalog;
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
+        ...dataCatalogHandlers({ catalog: liveCatalog, accountId: config.accountId }),
         ...taggingHandlers({ store, accountId: config.accountId }),
         ...sessionHandlers({ store, sessions, spark }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
@@ -230,6 +242,12 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       unavailableOperation,
       log,
     );
+    const glue = new JsonService<GlueOperationTypes>(
+      glueHandlers({ catalog: liveCatalog, accountId: config.accountId, now }),
+      unservedGlueOperation,
+      log,
+      { model: glueModel, invalidInput: (message) => new GlueInvalidInputError(message) },
+    );
     const verifier = new SigV4Verifier([config.credentials], now);
     const server = new OwletHttpServer({
       host: config.host,
@@ -242,6 +260,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       nodeId: config.nodeId,
       jupyter: new OwletJupyterServer({ athena: athenaAccess(service, results, () => config.credentials.accessKeyId, config.region), tokens, log }),
       console: new ConsoleFiles(join(projectRoot, 'dist', 'console')),
+      services: [asJsonApi(glue)],
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

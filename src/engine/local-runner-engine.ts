@@ -20,6 +20,7 @@ import type {
   RunningCalculation,
   SparkExecutor,
 } from './engine.js';
+import { glueCatalogClientProperties, type OwletApiAccess, sessionAwsEnvironment } from '../catalog/session-catalog-clients.js';
 import { runtimeById, runtimeInstallation } from './runtimes.js';
 
 export interface LocalRunnerEngineOptions {
@@ -34,6 +35,8 @@ export interface LocalRunnerEngineOptions {
   connectTimeoutMs?: number;
   /** Spark's log level inside sessions. */
   sparkLogLevel?: string;
+  /** How sessions' own AWS clients (Iceberg's GlueCatalog, S3FileIO) reach Owlet's Glue and S3 APIs. */
+  owletApi?: OwletApiAccess;
 }
 
 type RunnerMessage = Record<string, unknown> & { event?: string };
@@ -419,7 +422,11 @@ export class LocalRunnerEngine implements EngineAdapter {
         ...(launch.workGroup ? { workGroup: launch.workGroup } : {}),
         master: launch.master,
         driverMemory: launch.driverMemory,
-        sparkProperties: { ...runtime.sparkDefaults, ...launch.sparkProperties },
+        sparkProperties: {
+          ...runtime.sparkDefaults,
+          ...(this.o.owletApi ? glueCatalogClientProperties(launch.sparkProperties, this.o.owletApi) : {}),
+          ...launch.sparkProperties,
+        },
         ...(launch.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: launch.idleTimeoutMs }),
         runtime: {
           id: runtime.id,
@@ -436,7 +443,7 @@ export class LocalRunnerEngine implements EngineAdapter {
       cwd: launch.sessionDir,
       detached: true,
       stdio: ['ignore', log, log],
-      env: { ...process.env, PYTHONPATH: this.o.runnerPath, PYTHONUNBUFFERED: '1' },
+      env: { ...process.env, ...(this.o.owletApi ? sessionAwsEnvironment(this.o.owletApi) : {}), PYTHONPATH: this.o.runnerPath, PYTHONUNBUFFERED: '1' },
     });
     closeSync(log);
     if (child.pid === undefined) {

@@ -36,6 +36,49 @@ export interface SparkRuntime {
   connectInterceptor?: string;
 }
 
+/**
+ * The AWS SDK v2 modules Iceberg's GlueCatalog and S3FileIO load (Iceberg's runtime jars carry iceberg-aws but no
+ * SDK): glue, s3, kms (S3FileIO's encryption types), sts, the URL-connection HTTP client and their dependencies,
+ * at the version Hadoop 3.4.2's S3A is built with (docs/glue.md). The same jars serve both runtimes: the SDK is
+ * Java, not Scala.
+ */
+const ICEBERG_AWS_SDK_JARS: JarFile[] = [
+  'annotations-2.29.52.jar',
+  'arns-2.29.52.jar',
+  'auth-2.29.52.jar',
+  'aws-core-2.29.52.jar',
+  'aws-json-protocol-2.29.52.jar',
+  'aws-query-protocol-2.29.52.jar',
+  'aws-xml-protocol-2.29.52.jar',
+  'checksums-2.29.52.jar',
+  'checksums-spi-2.29.52.jar',
+  'crt-core-2.29.52.jar',
+  'endpoints-spi-2.29.52.jar',
+  'glue-2.29.52.jar',
+  'http-auth-2.29.52.jar',
+  'http-auth-aws-2.29.52.jar',
+  'http-auth-aws-eventstream-2.29.52.jar',
+  'http-auth-spi-2.29.52.jar',
+  'http-client-spi-2.29.52.jar',
+  'identity-spi-2.29.52.jar',
+  'json-utils-2.29.52.jar',
+  'kms-2.29.52.jar',
+  'metrics-spi-2.29.52.jar',
+  'profiles-2.29.52.jar',
+  'protocol-core-2.29.52.jar',
+  'regions-2.29.52.jar',
+  'retries-2.29.52.jar',
+  'retries-spi-2.29.52.jar',
+  's3-2.29.52.jar',
+  'sdk-core-2.29.52.jar',
+  'sts-2.29.52.jar',
+  'third-party-jackson-core-2.29.52.jar',
+  'url-connection-client-2.29.52.jar',
+  'utils-2.29.52.jar',
+  'eventstream-1.0.1.jar',
+  'reactive-streams-1.0.4.jar',
+];
+
 const SPARK_3_5: SparkRuntime = {
   id: 'spark-3.5',
   // 3.5.7 rather than 3.5.8 or 3.5.9: Maven Central as this project reaches it has no spark-connect_2.12 jar
@@ -44,7 +87,7 @@ const SPARK_3_5: SparkRuntime = {
   scalaVersion: '2.12',
   driverJars: ['spark-connect_2.12-3.5.7.jar', 'owlet-connect-token-3.5.jar'],
   tableFormats: {
-    iceberg: ['iceberg-spark-runtime-3.5_2.12-1.12.0.jar'],
+    iceberg: ['iceberg-spark-runtime-3.5_2.12-1.12.0.jar', ...ICEBERG_AWS_SDK_JARS],
     delta: ['delta-spark_2.12-3.3.2.jar', 'delta-storage-3.3.2.jar'],
     hudi: ['hudi-spark3.5-bundle_2.12-1.0.2.jar'],
   },
@@ -62,7 +105,7 @@ const SPARK_4_1: SparkRuntime = {
   scalaVersion: '2.13',
   driverJars: [],
   tableFormats: {
-    iceberg: ['iceberg-spark-runtime-4.1_2.13-1.12.0.jar'],
+    iceberg: ['iceberg-spark-runtime-4.1_2.13-1.12.0.jar', ...ICEBERG_AWS_SDK_JARS],
     delta: ['delta-spark_4.1_2.13-4.4.0.jar', 'delta-storage-4.4.0.jar'],
     // Hudi publishes no bundle for Spark 4.1.
   },

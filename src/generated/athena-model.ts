@@ -1603,3 +1603,5 @@ export interface OperationTypes {
   UpdateSystemTableConfiguration: { input: UpdateSystemTableConfigurationInput; output: UpdateSystemTableConfigurationOutput };
   UpdateWorkGroup: { input: UpdateWorkGroupInput; output: UpdateWorkGroupOutput };
 }
+
+export const serviceModel = { targetPrefix, signingName, shapes, operations };

@@ -5,11 +5,10 @@ import { Agent, createServer, type IncomingMessage, request, type Server, type S
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConsoleFiles } from '../console/console-files.js';
-import { signingName } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import { InternalServerError, RequestTooLargeError, SerializationError, ServiceError, UnknownOperationError } from './errors.js';
 import type { JupyterServer } from '../jupyter/jupyter-server.js';
-import type { JsonService, JsonServiceResponse } from './json-service.js';
+import type { JsonService, JsonServiceResponse, OperationTypeTable } from './json-service.js';
 import type { S3Api } from './s3-api.js';
 import { BodyTooLarge, closeLingering, readBody } from './request-body.js';
 import type { SigV4Verifier, VerifiedCaller } from './sigv4.js';
@@ -46,7 +45,21 @@ export interface HttpServerOptions {
   jupyter?: JupyterServer;
   /** The console's files, served at /console/. */
   console?: ConsoleFiles;
+  /** Further AWS JSON services on the same endpoint (Glue), chosen by their `X-Amz-Target` prefix. */
+  services?: readonly JsonApi[];
 }
+
+/** What the front end needs of a JSON service, whichever model it serves. */
+export interface JsonApi {
+  readonly targetPrefix: string;
+  readonly signingName: string;
+  operationOf(target: string | undefined): string;
+  handle(operation: string, body: Uint8Array, context: RequestContext): Promise<JsonServiceResponse>;
+  errorResponse(error: unknown, operation: string | undefined, context: RequestContext): JsonServiceResponse;
+}
+
+/** A JSON service of any generated model, as the front end routes to it. */
+export const asJsonApi = <T extends OperationTypeTable<T>>(service: JsonService<T>): JsonApi => service as unknown as JsonApi;
 
 export class OwletHttpServer {
   private readonly server: Server;
@@ -208,9 +221,11 @@ export class OwletHttpServer {
       return;
     }
 
+    const targetName = Array.isArray(target) ? target[0] : target;
+    const api: JsonApi = this.options.services?.find((s) => targetName?.startsWith(`${s.targetPrefix}.`)) ?? asJsonApi(service);
     let caller: VerifiedCaller;
     try {
-      caller = await verifier.verify({ method: req.method, rawPath, rawQuery, headers: req.headers, body }, signingName);
+      caller = await verifier.verify({ method: req.method, rawPath, rawQuery, headers: req.headers, body }, api.signingName);
     } catch (error) {
       if (error instanceof ServiceError) {
         fail(error);
@@ -222,7 +237,7 @@ export class OwletHttpServer {
     const context: RequestContext = { requestId, receivedAt, caller, forwarded: req.headers[FORWARDED_BY_HEADER] !== undefined };
     let operation;
     try {
-      operation = service.operationOf(Array.isArray(target) ? target[0] : target);
+      operation = api.operationOf(targetName);
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (contentType !== JSON_CONTENT_TYPE) {
         throw new SerializationError(`Content-Type '${contentType}' is not supported; send ${JSON_CONTENT_TYPE}.`);
@@ -235,7 +250,7 @@ export class OwletHttpServer {
       throw error;
     }
 
-    const response = await service.handle(operation, body, context);
+    const response = await api.handle(operation, body, context);
     if (response.forwardTo !== undefined) {
       log.debug({ requestId, operation, to: response.forwardTo }, 'request sent on to the node that runs its session');
       await this.forward(req, res, body, response.forwardTo, requestId, context);

@@ -1,8 +1,9 @@
-// The AWS JSON 1.1 service core: routes `X-Amz-Target: AmazonAthena.<Operation>` to a handler, decodes and
+// The AWS JSON 1.1 service core: routes `X-Amz-Target: <TargetPrefix>.<Operation>` to a handler, decodes and
 // validates the input by the model, encodes the output by the model, and turns every failure into the
-// service's error envelope. Handlers see typed inputs and outputs and never HTTP.
+// service's error envelope. Handlers see typed inputs and outputs and never HTTP. One instance serves one
+// generated model: Athena's (`AmazonAthena.*`) or Glue's (`AWSGlue.*`).
 import type { Logger } from 'pino';
-import { type OperationName, type OperationTypes, operations, shapes, targetPrefix } from '../generated/athena-model.js';
+import { type OperationName, type OperationTypes, serviceModel as athenaModel } from '../generated/athena-model.js';
 import type { RequestContext } from './context.js';
 import {
   ForwardToNode,
@@ -12,7 +13,18 @@ import {
   ServiceError,
   UnknownOperationError,
 } from './errors.js';
-import { InputDecoder, OutputEncoder, validationMessage } from './shapes.js';
+import { InputDecoder, OutputEncoder, type ShapeTable, validationMessage } from './shapes.js';
+
+/** Each operation's typed input and output, as a generated model's `OperationTypes` lists them. */
+export type OperationTypeTable<T> = { [Op in keyof T]: { input: unknown; output: unknown } };
+
+/** What the protocol layer needs of a generated model (its `serviceModel` export). */
+export interface ServiceModel {
+  targetPrefix: string;
+  signingName: string;
+  shapes: ShapeTable;
+  operations: Readonly<Record<string, { input: string | null; output: string | null; errors: readonly string[] }>>;
+}
 
 export type OperationHandler<Op extends OperationName> = (
   input: OperationTypes[Op]['input'],
@@ -20,6 +32,18 @@ export type OperationHandler<Op extends OperationName> = (
 ) => Promise<OperationTypes[Op]['output']>;
 
 export type OperationHandlers = { [Op in OperationName]?: OperationHandler<Op> };
+
+/** The handlers of any generated model's operations (Glue's, for one). */
+export type ServiceHandlers<T extends OperationTypeTable<T>> = {
+  [Op in keyof T]?: (input: T[Op]['input'], context: RequestContext) => Promise<T[Op]['output']>;
+};
+
+export interface JsonServiceOptions {
+  /** The model served; Athena's by default. */
+  model?: ServiceModel;
+  /** The error a request that breaks the model's constraints ends in; Athena's InvalidRequestException by default. */
+  invalidInput?: (message: string) => ServiceError;
+}
 
 export interface JsonServiceResponse {
   status: number;
@@ -33,39 +57,57 @@ export interface JsonServiceResponse {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function isOperationName(name: string): name is OperationName {
-  return Object.hasOwn(operations, name);
+  return Object.hasOwn(athenaModel.operations, name);
 }
 
-export class JsonService {
-  private readonly decoder = new InputDecoder(shapes);
-  private readonly encoder = new OutputEncoder(shapes);
+type AnyHandler = (input: unknown, context: RequestContext) => Promise<unknown>;
+
+export class JsonService<T extends OperationTypeTable<T> = OperationTypes> {
+  private readonly model: ServiceModel;
+  private readonly decoder: InputDecoder;
+  private readonly encoder: OutputEncoder;
+  private readonly invalidInput: (message: string) => ServiceError;
 
   constructor(
-    private readonly handlers: OperationHandlers,
+    private readonly handlers: ServiceHandlers<NoInfer<T>>,
     /** The error an operation without a handler answers with. */
-    private readonly unhandled: (operation: OperationName) => ServiceError,
+    private readonly unhandled: (operation: NoInfer<keyof T & string>) => ServiceError,
     private readonly log: Logger,
-  ) {}
+    options: JsonServiceOptions = {},
+  ) {
+    this.model = options.model ?? athenaModel;
+    this.decoder = new InputDecoder(this.model.shapes);
+    this.encoder = new OutputEncoder(this.model.shapes);
+    this.invalidInput = options.invalidInput ?? ((message) => new InvalidRequestError(message));
+  }
+
+  get targetPrefix(): string {
+    return this.model.targetPrefix;
+  }
+
+  get signingName(): string {
+    return this.model.signingName;
+  }
 
   /** Resolves the operation named by an `X-Amz-Target` header, or throws UnknownOperationException. */
-  operationOf(target: string | undefined): OperationName {
-    const prefix = `${targetPrefix}.`;
+  operationOf(target: string | undefined): keyof T & string {
+    const prefix = `${this.model.targetPrefix}.`;
     if (target === undefined || !target.startsWith(prefix)) {
       throw new UnknownOperationError(target === undefined ? 'Missing X-Amz-Target header.' : `Unknown operation ${target}.`);
     }
     const name = target.slice(prefix.length);
-    if (!isOperationName(name)) throw new UnknownOperationError(`Unknown operation ${target}.`);
-    return name;
+    if (!Object.hasOwn(this.model.operations, name)) throw new UnknownOperationError(`Unknown operation ${target}.`);
+    return name as keyof T & string;
   }
 
   /** Runs one request whose target is already resolved. Never throws. */
-  async handle(operation: OperationName, body: Uint8Array, context: RequestContext): Promise<JsonServiceResponse> {
+  async handle(operation: keyof T & string, body: Uint8Array, context: RequestContext): Promise<JsonServiceResponse> {
     try {
       const input = this.decodeInput(operation, body);
-      const handler = this.handlers[operation] as OperationHandler<OperationName> | undefined;
+      const handler = this.handlers[operation] as AnyHandler | undefined;
       if (!handler) throw this.unhandled(operation);
-      const output = await handler(input as never, context);
-      const outputShape = operations[operation].output;
+      const output = await handler(input, context);
+      const outputShape = this.model.operations[operation]!.output;
       return { status: 200, body: outputShape === null ? '{}' : this.encoder.encodeJson(outputShape, output) };
     } catch (error) {
       if (error instanceof ForwardToNode && error.endpoint !== undefined && !context.forwarded) {
@@ -79,12 +121,12 @@ export class JsonService {
    * Runs one operation for a caller inside the server (the Jupyter server): the input is validated by the model
    * as a request body would be, and the handler's typed output is returned; failures throw the service's errors.
    */
-  async invoke<Op extends OperationName>(operation: Op, input: OperationTypes[Op]['input'], context: RequestContext): Promise<OperationTypes[Op]['output']> {
+  async invoke<Op extends keyof T & string>(operation: Op, input: T[Op]['input'], context: RequestContext): Promise<T[Op]['output']> {
     const decoded = this.decodeInput(operation, new TextEncoder().encode(JSON.stringify(input)));
-    const handler = this.handlers[operation] as OperationHandler<OperationName> | undefined;
+    const handler = this.handlers[operation] as AnyHandler | undefined;
     if (!handler) throw this.unhandled(operation);
     try {
-      return (await handler(decoded as never, context)) as OperationTypes[Op]['output'];
+      return (await handler(decoded, context)) as T[Op]['output'];
     } catch (error) {
       // A session on another node cannot be sent on from here: its caller gets the reason.
       if (error instanceof ForwardToNode) throw new InternalServerError(error.message);
@@ -103,8 +145,8 @@ export class JsonService {
     return { status: serviceError.status, body: JSON.stringify(serviceError.body()), errorType: serviceError.type };
   }
 
-  private decodeInput(operation: OperationName, body: Uint8Array): unknown {
-    const inputShape = operations[operation].input;
+  private decodeInput(operation: string, body: Uint8Array): unknown {
+    const inputShape = this.model.operations[operation]!.input;
     let parsed: unknown = {};
     // An empty body stands for an input with no members (awsJson1_1).
     if (body.length > 0) {
@@ -124,7 +166,7 @@ export class JsonService {
     }
     if (inputShape === null) return {};
     const { value, violations } = this.decoder.decode(inputShape, parsed);
-    if (violations.length > 0) throw new InvalidRequestError(validationMessage(violations));
+    if (violations.length > 0) throw this.invalidInput(validationMessage(violations));
     return value;
   }
 }

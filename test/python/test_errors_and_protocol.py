@@ -191,7 +191,7 @@ def test_driver_calls_on_an_unknown_session(athena_client, operation, params, co
     [
         ('list_query_executions', {}),
         ('start_query_execution', {'QueryString': 'SELECT 1', 'WorkGroup': 'primary'}),
-        ('list_data_catalogs', {}),
+        ('list_named_queries', {}),
     ],
 )
 def test_sql_operations_are_not_served(athena_client, operation, params):
