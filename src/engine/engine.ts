@@ -23,6 +23,11 @@ export interface RunnerLaunch {
    * later (docs/clients.md).
    */
   idleTimeoutMs?: number;
+  /**
+   * Hadoop settings a pooled runner sets in its driver's Hadoop configuration when it is given to a session
+   * (`configure` only): the session's S3 store and key pair, which a runner started ahead of time cannot have.
+   */
+  hadoopSettings?: Record<string, string>;
 }
 
 /** A calculation and the directory its files go to. */
@@ -111,7 +116,7 @@ export interface Runner {
    * Makes a pooled runner the runner of `sessionId`, applying the session's Spark properties where Spark
    * allows it at runtime. Only before its first calculation.
    */
-  configure(sessionId: string, sparkProperties: Record<string, string>, session?: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs'>): Promise<ConfigureResult>;
+  configure(sessionId: string, sparkProperties: Record<string, string>, session?: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs' | 'hadoopSettings'>): Promise<ConfigureResult>;
   /** Sends this runner's events to `listener` from now on (a pooled runner changes hands). */
   setListener(listener: RunnerEventListener): void;
   /** Runs `code`; the runner writes stdout.txt, stderr.txt, result.json and status.json into `dir`. */

@@ -62,6 +62,15 @@ function isRunnerOf(pid: number, sessionDir: string): boolean {
   }
 }
 
+/**
+ * The server's environment less the key pairs in it: session code can read its environment, and must find
+ * neither the API's key pair (OWLET_ACCESS_KEY_ID, OWLET_SECRET_ACCESS_KEY) nor the data plane's store
+ * settings' secrets (the OWLET_*S3_* names); a session gets its store and key pair through its Spark settings.
+ */
+function runnerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !/^OWLET_.*(SECRET|ACCESS_KEY)/.test(name)));
+}
+
 /** A runner left running answers at once if it answers at all. */
 const REATTACH_TIMEOUT_MS = 5_000;
 
@@ -160,7 +169,7 @@ class LocalRunner implements Runner {
     this.emit = listener;
   }
 
-  configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs'> = {}): Promise<ConfigureResult> {
+  configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs' | 'hadoopSettings'> = {}): Promise<ConfigureResult> {
     if (this.configuring) return Promise.reject(new Error('a configure is already under way'));
     return new Promise<ConfigureResult>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error('the runner did not answer configure in time')), 30_000);
@@ -178,6 +187,7 @@ class LocalRunner implements Runner {
           sparkProperties,
           ...(session.workGroup ? { workGroup: session.workGroup } : {}),
           ...(session.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: session.idleTimeoutMs }),
+          ...(session.hadoopSettings && Object.keys(session.hadoopSettings).length > 0 ? { hadoopSettings: session.hadoopSettings } : {}),
         });
       } catch (error) {
         done(error instanceof Error ? error : new Error(String(error)));
@@ -436,7 +446,7 @@ export class LocalRunnerEngine implements EngineAdapter {
       cwd: launch.sessionDir,
       detached: true,
       stdio: ['ignore', log, log],
-      env: { ...process.env, PYTHONPATH: this.o.runnerPath, PYTHONUNBUFFERED: '1' },
+      env: { ...runnerEnvironment(process.env), PYTHONPATH: this.o.runnerPath, PYTHONUNBUFFERED: '1' },
     });
     closeSync(log);
     if (child.pid === undefined) {
