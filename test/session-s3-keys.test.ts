@@ -22,14 +22,9 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-/** The Hadoop settings a runner got: from its launch's `spark.hadoop.*` properties, or from `configure`. */
+/** The Hadoop settings a runner got: with its launch, or from `configure`. */
 function hadoopSettingsOf(runner: FakeRunner): Record<string, string> {
-  if (runner.configuredHadoop) return runner.configuredHadoop;
-  return Object.fromEntries(
-    Object.entries(runner.launch.sparkProperties)
-      .filter(([key]) => key.startsWith('spark.hadoop.fs.s3a.'))
-      .map(([key, value]) => [key.slice('spark.hadoop.'.length), value]),
-  );
+  return runner.configuredHadoop ?? runner.launch.hadoopSettings ?? {};
 }
 
 async function sessionKeyLifecycle(owlet: TestOwlet, engine: FakeEngine, pooled: boolean): Promise<void> {

@@ -24,8 +24,10 @@ export interface RunnerLaunch {
    */
   idleTimeoutMs?: number;
   /**
-   * Hadoop settings a pooled runner sets in its driver's Hadoop configuration when it is given to a session
-   * (`configure` only): the session's S3 store and key pair, which a runner started ahead of time cannot have.
+   * The session's S3 store and key pair as Hadoop settings (src/engine/s3a.ts): a runner started for the
+   * session starts Spark with them as `spark.hadoop.*` properties, under the session's own SparkProperties; a
+   * pooled runner, which started before it had a session, sets them in its driver's Hadoop configuration at
+   * `configure`.
    */
   hadoopSettings?: Record<string, string>;
 }

@@ -21,6 +21,7 @@ import type {
   SparkExecutor,
 } from './engine.js';
 import { runtimeById, runtimeInstallation } from './runtimes.js';
+import { prefixedForSpark } from './s3a.js';
 
 export interface LocalRunnerEngineOptions {
   /** The checkout, whose .runtimes/ holds each Spark runtime's Python and jars (scripts/install-runtimes.sh). */
@@ -429,7 +430,7 @@ export class LocalRunnerEngine implements EngineAdapter {
         ...(launch.workGroup ? { workGroup: launch.workGroup } : {}),
         master: launch.master,
         driverMemory: launch.driverMemory,
-        sparkProperties: { ...runtime.sparkDefaults, ...launch.sparkProperties },
+        sparkProperties: { ...runtime.sparkDefaults, ...prefixedForSpark(launch.hadoopSettings ?? {}), ...launch.sparkProperties },
         ...(launch.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: launch.idleTimeoutMs }),
         runtime: {
           id: runtime.id,

@@ -32,7 +32,7 @@ export function s3aHadoopSettings(store: S3aStore): Record<string, string> {
   return settings;
 }
 
-/** The same settings as Spark properties, which Spark copies into the driver's and every executor's Hadoop configuration. */
-export function s3aSparkProperties(store: S3aStore): Record<string, string> {
-  return Object.fromEntries(Object.entries(s3aHadoopSettings(store)).map(([key, value]) => [`spark.hadoop.${key}`, value]));
+/** Hadoop settings as Spark properties, which Spark copies into the driver's and every executor's Hadoop configuration. */
+export function prefixedForSpark(hadoopSettings: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(hadoopSettings).map(([key, value]) => [`spark.hadoop.${key}`, value]));
 }

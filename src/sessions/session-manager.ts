@@ -501,14 +501,13 @@ export class SessionManager {
 
   private async launch(session: SessionRecord, spark: SparkLaunch): Promise<void> {
     const dir = join(this.o.sessionsDir, session.SessionId);
-    const s3 = Object.entries((await this.o.s3Settings?.(session.SessionId)) ?? {}).map(([key, value]) => [`spark.hadoop.${key}`, value]);
+    const hadoopSettings = (await this.o.s3Settings?.(session.SessionId)) ?? {};
     const runner = await this.o.engine.launch(
       {
         sessionId: session.SessionId,
         sessionDir: dir,
         ...spark,
-        // The session's own SparkProperties win over the store's settings.
-        sparkProperties: { ...Object.fromEntries(s3), ...spark.sparkProperties },
+        hadoopSettings,
         workGroup: session.WorkGroup,
         idleTimeoutMs: this.idleTimeoutMs(session),
       },
