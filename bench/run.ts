@@ -5,10 +5,10 @@
 //   node dist/bench/run.js [--only <name>[,<name>...]] [options]
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
-// session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store. Options
+// session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store, s3a-scan. Options
 // reach the benchmarks that take them: --connections, --duration, --rounds, --warmup, --cpu-prof (throughput);
 // --session-samples; --calc-samples, --calc-warmup; --cancel-samples; --calculations, --restart-rounds;
-// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys.
+// --load-clients, --load-seconds; --jupyter-samples; --object-mib, --object-rounds, --keys; --scan-gib, --scan-rounds.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
@@ -22,6 +22,7 @@ import { memory } from './memory.js';
 import { objectStore, parseObjectStoreOptions } from './object-store.js';
 import { type BenchResult, formatTable, machine, type Row, saveJson } from './report.js';
 import { parseRestartOptions, restart } from './restart.js';
+import { parseScanOptions, s3aScan } from './s3a-scan.js';
 import { parseSessionStartOptions, sessionStart } from './session-start.js';
 import { type SparkFixture, startSparkFixture } from './spark-fixture.js';
 import { statusThroughput } from './status-throughput.js';
@@ -51,6 +52,8 @@ try {
       'object-rounds': { type: 'string' },
       keys: { type: 'string' },
       'jupyter-samples': { type: 'string' },
+      'scan-gib': { type: 'string' },
+      'scan-rounds': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -73,6 +76,7 @@ const BENCHMARKS: Record<string, Bench> = {
   restart: () => restart(parseRestartOptions(argv)),
   load: () => load(parseLoadOptions(argv)),
   'object-store': () => objectStore(parseObjectStoreOptions(argv)),
+  's3a-scan': () => s3aScan(parseScanOptions(argv)),
 };
 
 const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);

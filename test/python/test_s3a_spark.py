@@ -197,7 +197,7 @@ def put_inputs(endpoint: str, tmp_path: Path) -> pa.Table:
     taxis = taxi_table()
     local = tmp_path / 'yellow_tripdata_2016-01.parquet'
     pq.write_table(taxis, local)
-    code, _, stderr = run_aws_cli(endpoint, 's3', 'cp', str(local), f's3://{EXAMPLES_BUCKET}/{TAXI_KEY}')
+    code, _, stderr = run_aws_cli(endpoint, 's3', 'cp', '--only-show-errors', str(local), f's3://{EXAMPLES_BUCKET}/{TAXI_KEY}')
     assert code == 0, stderr
     s3.put_object(Bucket=DATA, Key='inputs/lines.txt', Body=b'first\nsecond\nthird\n')
     s3.put_object(Bucket=DATA, Key='inputs/owlet_s3a_module.py', Body=b'ANSWER = 42\n')
