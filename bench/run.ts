@@ -6,11 +6,11 @@
 //
 // --only (repeatable) runs only the named benchmarks: getworkgroup-throughput, status-throughput,
 // session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store,
-// catalog-partitions, density. Options reach the benchmarks that take them: --connections, --duration, --rounds,
-// --warmup, --cpu-prof, --no-moto (throughput); --session-samples, --session-runtimes; --calc-samples, --calc-warmup;
-// --cancel-samples; --calculations, --restart-rounds; --load-clients, --load-seconds; --jupyter-samples;
-// --object-mib, --object-rounds, --keys; --catalog-partitions, --catalog-rounds; --max-sessions, --min-free-gib,
-// --density-rounds.
+// s3a-scan, catalog-partitions, density. Options reach the benchmarks that take them: --connections, --duration,
+// --rounds, --warmup, --cpu-prof, --no-moto (throughput); --session-samples, --session-runtimes; --calc-samples,
+// --calc-warmup; --cancel-samples; --calculations, --restart-rounds; --load-clients, --load-seconds;
+// --jupyter-samples; --object-mib, --object-rounds, --keys; --scan-gib, --scan-rounds; --catalog-partitions,
+// --catalog-rounds; --max-sessions, --min-free-gib, --density-rounds.
 //
 // The Spark benchmarks that need a running session (memory, calculation-round-trip, cancel-latency) share one
 // Owlet session and one bare PySpark process, started once.
@@ -26,6 +26,7 @@ import { memory } from './memory.js';
 import { objectStore, parseObjectStoreOptions } from './object-store.js';
 import { type BenchResult, formatTable, machine, type Row, saveJson } from './report.js';
 import { parseRestartOptions, restart } from './restart.js';
+import { parseScanOptions, s3aScan } from './s3a-scan.js';
 import { parseSessionStartOptions, sessionStart } from './session-start.js';
 import { type SparkFixture, startSparkFixture } from './spark-fixture.js';
 import { statusThroughput } from './status-throughput.js';
@@ -56,6 +57,8 @@ try {
       'object-rounds': { type: 'string' },
       keys: { type: 'string' },
       'jupyter-samples': { type: 'string' },
+      'scan-gib': { type: 'string' },
+      'scan-rounds': { type: 'string' },
       'catalog-partitions': { type: 'string' },
       'catalog-rounds': { type: 'string' },
       'no-moto': { type: 'boolean' },
@@ -84,6 +87,7 @@ const BENCHMARKS: Record<string, Bench> = {
   restart: () => restart(parseRestartOptions(argv)),
   load: () => load(parseLoadOptions(argv)),
   'object-store': () => objectStore(parseObjectStoreOptions(argv)),
+  's3a-scan': () => s3aScan(parseScanOptions(argv)),
   'catalog-partitions': () => catalogPartitions(parseCatalogPartitionsOptions(argv)),
   // Only with --only density: it fills the machine with sessions.
   density: () => density(parseDensityOptions(argv)),

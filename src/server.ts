@@ -20,6 +20,7 @@ import { connectTlsIdentity } from './connect/tls-identity.js';
 import type { EngineAdapter } from './engine/engine.js';
 import { LocalRunnerEngine } from './engine/local-runner-engine.js';
 import { DEFAULT_SPARK_RUNTIME } from './engine/runtimes.js';
+import { type S3aStore, s3aHadoopSettings } from './engine/s3a.js';
 import { type SparkSettings, sparkLaunch } from './engine/spark-profile.js';
 import { importResultFolders } from './objects/import-result-folders.js';
 import type { ObjectStore } from './objects/object-store.js';
@@ -28,6 +29,7 @@ import { ObjectStoreResultStore } from './results/object-store-result-store.js';
 import type { ResultStore } from './results/result-store.js';
 import { S3ResultStore } from './results/s3-result-store.js';
 import { HistoryRetention } from './sessions/retention.js';
+import { SessionKeys } from './sessions/session-keys.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { athenaAccess } from './jupyter/athena-access.js';
 import { OwletJupyterServer, PRESIGNED_TOKEN_LIFETIME_MS } from './jupyter/jupyter-server.js';
@@ -169,13 +171,30 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
         forcePathStyle: resultsS3.forcePathStyle,
         stagingRoot: join(config.dataDir, 'staging'),
       });
+    // Where sessions' s3:// paths go (docs/s3.md): the external store of OWLET_S3_*, with its key pair, or this
+    // server's own S3 API, with a key pair issued to the session (never the API's).
+    const sessionKeys = new SessionKeys(store, now);
+    let ownEndpoint = '';
+    const sessionStore = async (sessionId: string): Promise<S3aStore> => {
+      if (resultsS3) {
+        return {
+          endpoint: resultsS3.endpoint ?? `https://s3.${resultsS3.region}.amazonaws.com`,
+          region: resultsS3.region,
+          pathStyle: resultsS3.forcePathStyle,
+          ...(resultsS3.accessKeyId && resultsS3.secretAccessKey
+            ? { credentials: { accessKeyId: resultsS3.accessKeyId, secretAccessKey: resultsS3.secretAccessKey } }
+            : {}),
+        };
+      }
+      return { endpoint: ownEndpoint, region: config.region, pathStyle: true, credentials: await sessionKeys.issue(sessionId) };
+    };
     const engine =
       options.engine ??
       new LocalRunnerEngine({
         root: projectRoot,
         runnerPath: join(projectRoot, 'runner'),
         log,
-        owletApi: { endpoint: () => (origin === '' ? undefined : origin), region: config.region, credentials: config.credentials },
+        owletApi: { endpoint: () => (origin === '' ? undefined : origin), region: config.region },
       });
     const spark: SparkSettings = {
       master: config.sparkMaster,
@@ -201,6 +220,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       reaperIntervalMs: options.reaperIntervalMs ?? Math.max(100, Math.min(10_000, config.idleMinuteMs / 10)),
       nodeId: config.nodeId,
       nodeEndpoint: async (nodeId) => membership?.endpointOf(nodeId),
+      s3Settings: async (sessionId) => s3aHadoopSettings(await sessionStore(sessionId)),
     });
     await sessions.start();
     retention.start();
@@ -249,6 +269,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       { model: glueModel, invalidInput: (message) => new GlueInvalidInputError(message) },
     );
     const verifier = new SigV4Verifier([config.credentials], now);
+    const sessionVerifier = new SigV4Verifier([config.credentials], now, (id) => sessionKeys.secretOf(id));
     const server = new OwletHttpServer({
       host: config.host,
       port: config.port,
@@ -256,17 +277,21 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
       verifier,
       log,
       now,
-      s3: new S3Api(objects, verifier, { region: config.region }),
+      // The S3 and Glue APIs also take the key pairs of live sessions.
+      s3: new S3Api(objects, sessionVerifier, { region: config.region }),
       nodeId: config.nodeId,
       jupyter: new OwletJupyterServer({ athena: athenaAccess(service, results, () => config.credentials.accessKeyId, config.region), tokens, log }),
       console: new ConsoleFiles(join(projectRoot, 'dist', 'console')),
-      services: [asJsonApi(glue)],
+      services: [{ api: asJsonApi(glue), verifier: sessionVerifier }],
     });
     const address = await server.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     // Where browsers reach this server: the node endpoint when one is configured (a listen address of 0.0.0.0
     // is no address to open), else the listen address.
     origin = config.nodeEndpoint ?? `http://${host}:${address.port}`;
+    // Sessions on this machine reach the store on the loopback address whatever address the server listens on;
+    // executors elsewhere need the node endpoint.
+    ownEndpoint = config.nodeEndpoint ?? `http://127.0.0.1:${address.port}`;
     const liveManager = sessions;
     membership = new NodeMembership({
       store,

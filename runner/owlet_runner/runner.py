@@ -48,6 +48,7 @@ from owlet_runner.spark_session import (
     SessionConfig,
     SessionConfigError,
     SparkStartError,
+    apply_hadoop_settings,
     apply_runtime_properties,
     build_spark_session,
     idle_timeout_seconds,
@@ -491,9 +492,14 @@ class SessionRunner:
         an execute from another connection out meanwhile."""
         session_id = message.get("sessionId")
         properties = message.get("sparkProperties") or {}
+        hadoop_settings = message.get("hadoopSettings") or {}
         work_group = message.get("workGroup")
         if not isinstance(session_id, str) or not session_id:
             raise ProtocolError("configure needs a sessionId (a non-empty string)")
+        if not isinstance(hadoop_settings, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in hadoop_settings.items()
+        ):
+            raise ProtocolError("configure: hadoopSettings must map names to strings", session_id=session_id)
         try:
             idle_timeout = idle_timeout_seconds(message.get("idleTimeoutMs"), "configure")
         except SessionConfigError as error:
@@ -520,6 +526,8 @@ class SessionRunner:
         try:
             try:
                 applied, refused = apply_runtime_properties(spark, property_values(properties))
+                if not refused:
+                    apply_hadoop_settings(spark, hadoop_settings)
             except Exception as error:  # noqa: BLE001 - Spark itself failing (its JVM gone) refuses the configure
                 log.exception("configure for session %s failed", session_id)
                 raise ProtocolError(f"configure failed: {exception_line(error)}", session_id=session_id) from None

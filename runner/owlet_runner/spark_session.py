@@ -334,6 +334,17 @@ def apply_runtime_properties(
     return [key for key in properties if key in unchanged or key in changed], []
 
 
+def apply_hadoop_settings(spark: SparkSession, settings: dict[str, str]) -> None:
+    """Sets `settings` in the driver's Hadoop configuration: a pooled runner's S3 store and key pair, given when
+    it gets its session (``configure``). File systems read it when they start, and none of S3A's has started in
+    a pooled runner; jobs carry the driver's Hadoop configuration to their tasks."""
+    if not settings:
+        return
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    for key, value in settings.items():
+        hadoop_conf.set(key, value)
+
+
 def _session_settings(spark: SparkSession) -> dict[str, str]:
     """The settings of the session that are set (not left at their defaults). Spark 4's RuntimeConfig has getAll;
     on Spark 3.5 a plain SET lists them (a command run on the driver, no job)."""

@@ -99,6 +99,15 @@ def test_a_value_spark_rejects_is_refused_and_the_others_are_rolled_back(runner:
     # spark.sql.ansi.enabled was set before the bad value was found; the calculation below sees it restored.
 
 
+def test_hadoop_settings_must_be_strings(runner: RunnerProcess) -> None:
+    answer = configure(runner, {"sessionId": SESSION_ID, "sparkProperties": {}, "hadoopSettings": {"fs.s3a.endpoint": 9}})
+    assert answer == {
+        "event": "error",
+        "message": "configure: hadoopSettings must map names to strings",
+        "sessionId": SESSION_ID,
+    }
+
+
 def test_configure_applies_runtime_properties_and_gives_the_session(runner: RunnerProcess) -> None:
     answer = configure(
         runner,
@@ -107,6 +116,8 @@ def test_configure_applies_runtime_properties_and_gives_the_session(runner: Runn
             "workGroup": "primary",
             # The runner was started with 1g: asking for the same value is no change, so it is not refused.
             "sparkProperties": {"spark.sql.shuffle.partitions": 7, "spark.driver.memory": "1g"},
+            # The session's S3 store and key pair, into the driver's Hadoop configuration.
+            "hadoopSettings": {"fs.s3a.endpoint": "http://127.0.0.1:9", "fs.s3a.access.key": "OWLSPOOLEDTEST000001"},
         },
     )
     # The Connect server started with the pooled runner, and is the session's from now on.
@@ -125,14 +136,14 @@ def test_configure_applies_runtime_properties_and_gives_the_session(runner: Runn
 
     calculation = runner.execute(
         "(spark.conf.get('spark.sql.shuffle.partitions'), spark.conf.get('spark.sql.ansi.enabled'),\n"
-        " sc.getLocalProperty('spark.job.description'))"
+        " sc.getLocalProperty('spark.job.description'), sc._jsc.hadoopConfiguration().get('fs.s3a.access.key'))"
     )
     assert calculation.state == "COMPLETED", calculation.stderr
     description = f"calculation {calculation.finished['id']} of session {SESSION_ID}"
     # ANSI mode's default, restored: on since Spark 4, off on Spark 3.5.
     ansi_default = "false" if SPARK_VERSION.startswith("3.") else "true"
     assert calculation.result["outputs"] == [
-        {"data": {"text/plain": repr(("7", ansi_default, description))}, "lastExpression": True}
+        {"data": {"text/plain": repr(("7", ansi_default, description, "OWLSPOOLEDTEST000001"))}, "lastExpression": True}
     ]
 
 

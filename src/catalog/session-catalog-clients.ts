@@ -2,9 +2,9 @@
 // Iceberg GlueCatalog and S3FileIO reach AWS Glue and S3 by themselves, with the execution role's credentials
 // (Athena user guide, notebooks-spark-table-formats-apache-iceberg: the SparkProperties name only the classes).
 // Owlet keeps those properties working as written by adding, for each catalog they configure with GlueCatalog, the
-// endpoints (Owlet's own Glue API and S3 API, path-style) and the region; a session's own values win. The key pair
-// reaches the driver through its environment (the AWS SDK's default credential chain reads AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY), never through Spark properties, which PySpark passes on spark-submit's command line.
+// endpoints (Owlet's own Glue API and S3 API, path-style) and the region; a session's own values win. The session's own
+// key pair (src/sessions/session-keys.ts; never the API's) reaches the driver through its environment (the AWS
+// SDK's default credential chain reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
 
 /** Iceberg's GlueCatalog class, as Athena's documented `catalog-impl` names it. */
 export const ICEBERG_GLUE_CATALOG = 'org.apache.iceberg.aws.glue.GlueCatalog';
@@ -13,7 +13,6 @@ export interface OwletApiAccess {
   /** Owlet's API endpoint (Athena, Glue and S3 are all served there); undefined until the server listens. */
   endpoint: () => string | undefined;
   region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 /**
@@ -40,11 +39,15 @@ export function glueCatalogClientProperties(sparkProperties: Record<string, stri
   return added;
 }
 
-/** The driver's environment for its AWS clients: Owlet's key pair and region (the SDKs' standard variables). */
-export function sessionAwsEnvironment(access: OwletApiAccess): Record<string, string> {
+/**
+ * The driver's environment for its AWS clients (the SDKs' standard variables): the key pair the session's S3A
+ * settings carry, which is the session's own when it reaches Owlet's store, and the region.
+ */
+export function sessionAwsEnvironment(hadoopSettings: Record<string, string>, region: string | undefined): Record<string, string> {
+  const accessKeyId = hadoopSettings['fs.s3a.access.key'];
+  const secretAccessKey = hadoopSettings['fs.s3a.secret.key'];
   return {
-    AWS_ACCESS_KEY_ID: access.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: access.credentials.secretAccessKey,
-    AWS_REGION: access.region,
+    ...(accessKeyId && secretAccessKey ? { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } : {}),
+    ...(region ? { AWS_REGION: region } : {}),
   };
 }

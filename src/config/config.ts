@@ -71,7 +71,10 @@ export interface OwletConfig {
   nodeHeartbeatMs: number;
   /** A node without a heartbeat for this long is dead, and its sessions are ended by another node. */
   nodeDeadAfterMs: number;
-  /** A real S3-compatible store for calculation results; without it, results stay in the data directory. */
+  /**
+   * The data plane's external S3-compatible store (OWLET_S3_*, or the older OWLET_RESULTS_S3_*): calculation
+   * results and sessions' s3:// paths. Without it, both are in Owlet's own store (docs/s3.md).
+   */
   resultsS3?: {
     endpoint?: string;
     region: string;
@@ -275,18 +278,30 @@ export function loadConfig(options: ConfigOptions, env: NodeJS.ProcessEnv = proc
     ...(env.OWLET_NODE_ENDPOINT ? { nodeEndpoint: env.OWLET_NODE_ENDPOINT } : {}),
     nodeHeartbeatMs: numberFrom(env, 'OWLET_NODE_HEARTBEAT_MS', DEFAULTS.nodeHeartbeatMs, { min: 10 }),
     nodeDeadAfterMs: numberFrom(env, 'OWLET_NODE_DEAD_AFTER_MS', DEFAULTS.nodeDeadAfterMs, { min: 100 }),
-    ...(env.OWLET_RESULTS_S3_ENDPOINT || env.OWLET_RESULTS_S3_REGION
-      ? {
-          resultsS3: {
-            ...(env.OWLET_RESULTS_S3_ENDPOINT ? { endpoint: env.OWLET_RESULTS_S3_ENDPOINT } : {}),
-            region: env.OWLET_RESULTS_S3_REGION ?? DEFAULTS.region,
-            ...(env.OWLET_RESULTS_S3_ACCESS_KEY_ID ? { accessKeyId: env.OWLET_RESULTS_S3_ACCESS_KEY_ID } : {}),
-            ...(env.OWLET_RESULTS_S3_SECRET_ACCESS_KEY ? { secretAccessKey: env.OWLET_RESULTS_S3_SECRET_ACCESS_KEY } : {}),
-            forcePathStyle: env.OWLET_RESULTS_S3_FORCE_PATH_STYLE !== 'false',
-          },
-        }
-      : {}),
+    ...dataPlaneS3(env),
     sparkCluster: sparkClusterSettings(env),
+  };
+}
+
+/**
+ * The data plane's store from OWLET_S3_ENDPOINT, _REGION, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY, _FORCE_PATH_STYLE;
+ * each falls back to its OWLET_RESULTS_S3_* name, the setting's name from when it held results only.
+ */
+function dataPlaneS3(env: NodeJS.ProcessEnv): Pick<OwletConfig, 'resultsS3'> {
+  const setting = (name: string): string | undefined => env[`OWLET_S3_${name}`] || env[`OWLET_RESULTS_S3_${name}`] || undefined;
+  const endpoint = setting('ENDPOINT');
+  const region = setting('REGION');
+  if (!endpoint && !region) return {};
+  const accessKeyId = setting('ACCESS_KEY_ID');
+  const secretAccessKey = setting('SECRET_ACCESS_KEY');
+  if (!accessKeyId !== !secretAccessKey) throw new Error('set both OWLET_S3_ACCESS_KEY_ID and OWLET_S3_SECRET_ACCESS_KEY, or neither');
+  return {
+    resultsS3: {
+      ...(endpoint ? { endpoint } : {}),
+      region: region ?? DEFAULTS.region,
+      ...(accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : {}),
+      forcePathStyle: setting('FORCE_PATH_STYLE') !== 'false',
+    },
   };
 }
 

@@ -23,6 +23,13 @@ export interface RunnerLaunch {
    * later (docs/clients.md).
    */
   idleTimeoutMs?: number;
+  /**
+   * The session's S3 store and key pair as Hadoop settings (src/engine/s3a.ts): a runner started for the
+   * session starts Spark with them as `spark.hadoop.*` properties, under the session's own SparkProperties; a
+   * pooled runner, which started before it had a session, sets them in its driver's Hadoop configuration at
+   * `configure`.
+   */
+  hadoopSettings?: Record<string, string>;
 }
 
 /** A calculation and the directory its files go to. */
@@ -111,7 +118,7 @@ export interface Runner {
    * Makes a pooled runner the runner of `sessionId`, applying the session's Spark properties where Spark
    * allows it at runtime. Only before its first calculation.
    */
-  configure(sessionId: string, sparkProperties: Record<string, string>, session?: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs'>): Promise<ConfigureResult>;
+  configure(sessionId: string, sparkProperties: Record<string, string>, session?: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs' | 'hadoopSettings'>): Promise<ConfigureResult>;
   /** Sends this runner's events to `listener` from now on (a pooled runner changes hands). */
   setListener(listener: RunnerEventListener): void;
   /** Runs `code`; the runner writes stdout.txt, stderr.txt, result.json and status.json into `dir`. */

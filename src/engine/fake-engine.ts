@@ -33,6 +33,8 @@ export class FakeRunner implements Runner {
   /** The session a pooled runner was given by `configure`, and the Spark properties it was given with it. */
   configuredFor: string | undefined;
   configuredWith: Record<string, string> | undefined;
+  /** The Hadoop settings `configure` gave it (the session's S3 store and key pair). */
+  configuredHadoop: Record<string, string> | undefined;
   /** The session's idle timeout, from the launch or from `configure`. */
   idleTimeoutMs: number | undefined;
   /** When the runner ended itself for that timeout, while detached (`endIdle`). */
@@ -63,7 +65,7 @@ export class FakeRunner implements Runner {
     this.emit = listener;
   }
 
-  async configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'idleTimeoutMs'> = {}): Promise<ConfigureResult> {
+  async configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'idleTimeoutMs' | 'hadoopSettings'> = {}): Promise<ConfigureResult> {
     const held = settingsToHold(this.launch);
     // As the runner does, a setting Spark reads only at start is accepted when the runner already holds that value.
     const isStatic = (key: string) => !key.startsWith('spark.sql.');
@@ -72,6 +74,7 @@ export class FakeRunner implements Runner {
     if (refused.length === 0) {
       this.configuredFor = sessionId;
       this.configuredWith = sparkProperties;
+      this.configuredHadoop = session.hadoopSettings;
       this.idleTimeoutMs = session.idleTimeoutMs;
     }
     return refused.length === 0 ? { applied: keys, refused } : { applied: [], refused };

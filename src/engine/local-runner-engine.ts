@@ -22,6 +22,7 @@ import type {
 } from './engine.js';
 import { glueCatalogClientProperties, type OwletApiAccess, sessionAwsEnvironment } from '../catalog/session-catalog-clients.js';
 import { runtimeById, runtimeInstallation } from './runtimes.js';
+import { prefixedForSpark } from './s3a.js';
 
 export interface LocalRunnerEngineOptions {
   /** The checkout, whose .runtimes/ holds each Spark runtime's Python and jars (scripts/install-runtimes.sh). */
@@ -63,6 +64,15 @@ function isRunnerOf(pid: number, sessionDir: string): boolean {
   } catch {
     return false; // Gone, or not a process this machine can see.
   }
+}
+
+/**
+ * The server's environment less the key pairs in it: session code can read its environment, and must find
+ * neither the API's key pair (OWLET_ACCESS_KEY_ID, OWLET_SECRET_ACCESS_KEY) nor the data plane's store
+ * settings' secrets (the OWLET_*S3_* names); a session gets its store and key pair through its Spark settings.
+ */
+function runnerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !/^OWLET_.*(SECRET|ACCESS_KEY)/.test(name)));
 }
 
 /** A runner left running answers at once if it answers at all. */
@@ -163,7 +173,7 @@ class LocalRunner implements Runner {
     this.emit = listener;
   }
 
-  configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs'> = {}): Promise<ConfigureResult> {
+  configure(sessionId: string, sparkProperties: Record<string, string>, session: Pick<RunnerLaunch, 'workGroup' | 'idleTimeoutMs' | 'hadoopSettings'> = {}): Promise<ConfigureResult> {
     if (this.configuring) return Promise.reject(new Error('a configure is already under way'));
     return new Promise<ConfigureResult>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error('the runner did not answer configure in time')), 30_000);
@@ -181,6 +191,7 @@ class LocalRunner implements Runner {
           sparkProperties,
           ...(session.workGroup ? { workGroup: session.workGroup } : {}),
           ...(session.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: session.idleTimeoutMs }),
+          ...(session.hadoopSettings && Object.keys(session.hadoopSettings).length > 0 ? { hadoopSettings: session.hadoopSettings } : {}),
         });
       } catch (error) {
         done(error instanceof Error ? error : new Error(String(error)));
@@ -424,6 +435,7 @@ export class LocalRunnerEngine implements EngineAdapter {
         driverMemory: launch.driverMemory,
         sparkProperties: {
           ...runtime.sparkDefaults,
+          ...prefixedForSpark(launch.hadoopSettings ?? {}),
           ...(this.o.owletApi ? glueCatalogClientProperties(launch.sparkProperties, this.o.owletApi) : {}),
           ...launch.sparkProperties,
         },
@@ -443,7 +455,14 @@ export class LocalRunnerEngine implements EngineAdapter {
       cwd: launch.sessionDir,
       detached: true,
       stdio: ['ignore', log, log],
-      env: { ...process.env, ...(this.o.owletApi ? sessionAwsEnvironment(this.o.owletApi) : {}), PYTHONPATH: this.o.runnerPath, PYTHONUNBUFFERED: '1' },
+      env: {
+        ...runnerEnvironment(process.env),
+        // The session's own key pair (never the API's) for the AWS clients session code starts itself, such as
+        // Iceberg's GlueCatalog and S3FileIO: Owlet's Glue and S3 APIs take it while the session lives.
+        ...sessionAwsEnvironment(launch.hadoopSettings ?? {}, this.o.owletApi?.region),
+        PYTHONPATH: this.o.runnerPath,
+        PYTHONUNBUFFERED: '1',
+      },
     });
     closeSync(log);
     if (child.pid === undefined) {

@@ -25,7 +25,10 @@ export interface SparkRuntime {
   driverJars: JarFile[];
   /** The table formats built for this runtime's Spark and Scala; a format missing here has no build for it. */
   tableFormats: Partial<Record<TableFormat, JarFile[]>>;
-  /** S3A and its AWS SDK, for `s3://` paths: filled by the S3 work (its own issue). */
+  /**
+   * Hadoop's S3A and the AWS SDK modules it loads (not the SDK's bundle jar), and spark-hadoop-cloud for the
+   * magic committer: on every session's `spark.jars`, pooled runners included (docs/s3.md).
+   */
   s3Jars: JarFile[];
   /** Settings a session of this runtime starts with, before the session's own SparkProperties. */
   sparkDefaults: Record<string, string>;
@@ -79,6 +82,40 @@ const ICEBERG_AWS_SDK_JARS: JarFile[] = [
   'reactive-streams-1.0.4.jar',
 ];
 
+/** The schemes session code may use for S3 paths; all three are S3A, as on Amazon EMR 7.10 and later. */
+export const S3_SCHEMES = ['s3', 's3a', 's3n'] as const;
+
+/**
+ * What every session starts with for S3, whichever store it reaches (the store itself, its endpoint and the
+ * session's key pair come from src/engine/s3a.ts): S3A for all three schemes, and S3A's magic committer for
+ * DataFrame writes (docs/s3.md says why). All are settings read when the JVM, the session or a file system
+ * starts, so pooled runners have them from their launch.
+ */
+const S3A_DEFAULTS: Record<string, string> = {
+  ...Object.fromEntries(
+    S3_SCHEMES.flatMap((scheme) => [
+      [`spark.hadoop.fs.${scheme}.impl`, 'org.apache.hadoop.fs.s3a.S3AFileSystem'],
+      [`spark.hadoop.fs.AbstractFileSystem.${scheme}.impl`, 'org.apache.hadoop.fs.s3a.S3A'],
+      [`spark.hadoop.mapreduce.outputcommitter.factory.scheme.${scheme}`, 'org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory'],
+    ]),
+  ),
+  'spark.hadoop.fs.s3a.committer.name': 'magic',
+  'spark.hadoop.fs.s3a.committer.magic.enabled': 'true',
+  // apache/spark docs/cloud-integration.md: the two classes that bind Spark's SQL writers to Hadoop's
+  // PathOutputCommitter factories.
+  'spark.sql.sources.commitProtocolClass': 'org.apache.spark.internal.io.cloud.PathOutputCommitProtocol',
+  'spark.sql.parquet.output.committer.class': 'org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter',
+};
+
+/** The AWS SDK v2 modules S3A of Hadoop 3.4.2 loads (docs/research/s3a.md says how the set was found). */
+const AWS_SDK_2_MODULES = [
+  'annotations', 'apache-client', 'arns', 'auth', 'aws-core', 'aws-query-protocol', 'aws-xml-protocol', 'checksums',
+  'checksums-spi', 'crt-core', 'endpoints-spi', 'http-auth', 'http-auth-aws', 'http-auth-aws-eventstream',
+  'http-auth-spi', 'http-client-spi', 'identity-spi', 'json-utils', 'metrics-spi', 'netty-nio-client', 'profiles',
+  'protocol-core', 'regions', 'retries', 'retries-spi', 's3', 's3-transfer-manager', 'sdk-core',
+  'third-party-jackson-core', 'utils',
+];
+
 const SPARK_3_5: SparkRuntime = {
   id: 'spark-3.5',
   // 3.5.7 rather than 3.5.8 or 3.5.9: Maven Central as this project reaches it has no spark-connect_2.12 jar
@@ -91,8 +128,14 @@ const SPARK_3_5: SparkRuntime = {
     delta: ['delta-spark_2.12-3.3.2.jar', 'delta-storage-3.3.2.jar'],
     hudi: ['hudi-spark3.5-bundle_2.12-1.0.2.jar'],
   },
-  s3Jars: [],
-  sparkDefaults: {},
+  // Hadoop 3.3.4 (the wheel's) and the AWS SDK v1 it was built with (runtimes/spark-3.5/jars.lock).
+  s3Jars: [
+    'hadoop-aws-3.3.4.jar',
+    ...['core', 's3', 'kms', 'dynamodb'].map((m) => `aws-java-sdk-${m}-1.12.262.jar`),
+    'jmespath-java-1.12.262.jar',
+    'spark-hadoop-cloud_2.12-3.5.7.jar',
+  ],
+  sparkDefaults: S3A_DEFAULTS,
   // Spark 3.5's Connect server checks no token and binds every interface (it has no binding address setting):
   // this interceptor, built at setup from runtimes/spark-3.5/connect-token/, makes it check the driver's token
   // as Spark 4's server does.
@@ -109,8 +152,15 @@ const SPARK_4_1: SparkRuntime = {
     delta: ['delta-spark_4.1_2.13-4.4.0.jar', 'delta-storage-4.4.0.jar'],
     // Hudi publishes no bundle for Spark 4.1.
   },
-  s3Jars: [],
-  sparkDefaults: {},
+  // Hadoop 3.4.2 (the wheel's) and the AWS SDK v2 modules it loads (runtimes/spark-4.1/jars.lock).
+  s3Jars: [
+    'hadoop-aws-3.4.2.jar',
+    ...AWS_SDK_2_MODULES.map((m) => `${m}-2.29.52.jar`),
+    'eventstream-1.0.1.jar',
+    'reactive-streams-1.0.4.jar',
+    'spark-hadoop-cloud_2.13-4.1.2.jar',
+  ],
+  sparkDefaults: S3A_DEFAULTS,
 };
 
 export const SPARK_RUNTIMES: readonly SparkRuntime[] = [SPARK_3_5, SPARK_4_1];
@@ -178,7 +228,10 @@ export function runtimeInstallation(root: string, runtime: SparkRuntime, sparkPr
     driverClassPath: runtime.driverJars.map(jar),
     // Executors instantiate every spark.plugins class too (the Connect plugin among them), so the driver's jars
     // go to them as well.
-    jars: [...runtime.driverJars, ...runtime.s3Jars, ...tableFormatsOf(sparkProperties).flatMap((f) => runtime.tableFormats[f] ?? [])].map(jar),
+    // Iceberg's AWS SDK v2 modules and Spark 4.1's S3A share versions (2.29.52): each jar once.
+    jars: [
+      ...new Set([...runtime.driverJars, ...runtime.s3Jars, ...tableFormatsOf(sparkProperties).flatMap((f) => runtime.tableFormats[f] ?? [])]),
+    ].map(jar),
   };
 }
 

@@ -45,8 +45,11 @@ export interface HttpServerOptions {
   jupyter?: JupyterServer;
   /** The console's files, served at /console/. */
   console?: ConsoleFiles;
-  /** Further AWS JSON services on the same endpoint (Glue), chosen by their `X-Amz-Target` prefix. */
-  services?: readonly JsonApi[];
+  /**
+   * Further AWS JSON services on the same endpoint (Glue), chosen by their `X-Amz-Target` prefix, each with the
+   * verifier of the key pairs it takes.
+   */
+  services?: readonly { api: JsonApi; verifier: SigV4Verifier }[];
 }
 
 /** What the front end needs of a JSON service, whichever model it serves. */
@@ -222,10 +225,11 @@ export class OwletHttpServer {
     }
 
     const targetName = Array.isArray(target) ? target[0] : target;
-    const api: JsonApi = this.options.services?.find((s) => targetName?.startsWith(`${s.targetPrefix}.`)) ?? asJsonApi(service);
+    const other = this.options.services?.find((s) => targetName?.startsWith(`${s.api.targetPrefix}.`));
+    const api: JsonApi = other?.api ?? asJsonApi(service);
     let caller: VerifiedCaller;
     try {
-      caller = await verifier.verify({ method: req.method, rawPath, rawQuery, headers: req.headers, body }, api.signingName);
+      caller = await (other?.verifier ?? verifier).verify({ method: req.method, rawPath, rawQuery, headers: req.headers, body }, api.signingName);
     } catch (error) {
       if (error instanceof ServiceError) {
         fail(error);

@@ -125,11 +125,20 @@ export class SigV4Verifier {
   private readonly calculators = new Map<string, SignatureCalculator>();
   private readonly signingKeys = new Map<string, Uint8Array>();
 
+  /**
+   * `otherKeys` finds the secret of a key pair that is not one of `credentials`: the S3 API also accepts the
+   * key pairs the server issues to sessions (src/sessions/session-keys.ts) while those sessions live.
+   */
   constructor(
     credentials: readonly Credentials[],
     private readonly now: () => number = Date.now,
+    private readonly otherKeys?: (accessKeyId: string) => Promise<string | undefined>,
   ) {
     for (const c of credentials) this.secrets.set(c.accessKeyId, c.secretAccessKey);
+  }
+
+  private async secretOf(accessKeyId: string): Promise<string | undefined> {
+    return this.secrets.get(accessKeyId) ?? (await this.otherKeys?.(accessKeyId));
   }
 
   async verify(request: RequestToVerify, expectedService: string, options: VerifyOptions = {}): Promise<VerifiedCaller & { signing?: StreamSigning }> {
@@ -153,7 +162,7 @@ export class SigV4Verifier {
       throw new AuthError('IncompleteSignatureException', `Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`);
     }
 
-    const secret = this.secrets.get(parts.accessKeyId);
+    const secret = await this.secretOf(parts.accessKeyId);
     if (secret === undefined) {
       throw new AuthError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
@@ -237,7 +246,7 @@ export class SigV4Verifier {
     if (!Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGNED_EXPIRES_S) {
       throw new AuthError('IncompleteSignatureException', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
     }
-    const secret = this.secrets.get(parts.accessKeyId);
+    const secret = await this.secretOf(parts.accessKeyId);
     if (secret === undefined) throw new AuthError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     if (parts.service !== 's3') throw new AuthError('InvalidSignatureException', "Credential should be scoped to correct service: 's3'. ");
     const now = this.now();

@@ -88,6 +88,11 @@ export interface SessionManagerOptions {
   nodeId: string;
   /** Where another node serves the API, for requests about that node's sessions. */
   nodeEndpoint?: (nodeId: string) => Promise<string | undefined>;
+  /**
+   * The Hadoop settings by which a session's S3A reaches the data plane's store, with a key pair of the
+   * session's own where the store is Owlet's (src/engine/s3a.ts); called as the session gets its runner.
+   */
+  s3Settings?: (sessionId: string) => Promise<Record<string, string>>;
 }
 
 export interface StartSessionRequest {
@@ -463,7 +468,10 @@ export class SessionManager {
   private async adopt(session: SessionRecord, runner: Runner, spark: SparkLaunch): Promise<boolean> {
     const id = session.SessionId;
     try {
-      const result = await runner.configure(id, settingsToHold(spark), { workGroup: session.WorkGroup, idleTimeoutMs: this.idleTimeoutMs(session) });
+      // A pooled runner started before it had a session, so it has no S3 key pair yet: it gets the session's in
+      // its driver's Hadoop configuration, which its S3A file systems read when they start.
+      const hadoopSettings = (await this.o.s3Settings?.(id)) ?? {};
+      const result = await runner.configure(id, settingsToHold(spark), { workGroup: session.WorkGroup, idleTimeoutMs: this.idleTimeoutMs(session), hadoopSettings });
       if (result.refused.length > 0) {
         this.o.log.info({ sessionId: id, refused: result.refused.map((r) => r.key) }, 'settings need a fresh JVM: starting cold');
         void runner.shutdown();
@@ -493,11 +501,13 @@ export class SessionManager {
 
   private async launch(session: SessionRecord, spark: SparkLaunch): Promise<void> {
     const dir = join(this.o.sessionsDir, session.SessionId);
+    const hadoopSettings = (await this.o.s3Settings?.(session.SessionId)) ?? {};
     const runner = await this.o.engine.launch(
       {
         sessionId: session.SessionId,
         sessionDir: dir,
         ...spark,
+        hadoopSettings,
         workGroup: session.WorkGroup,
         idleTimeoutMs: this.idleTimeoutMs(session),
       },

@@ -3,7 +3,7 @@
 // PostgreSQL for several server nodes) passes one conformance suite (test/store-conformance.ts).
 
 /** Every kind of record the server keeps. */
-export type RecordKind = 'workgroup' | 'session' | 'calculation' | 'notebook' | 'node' | 'lock';
+export type RecordKind = 'workgroup' | 'session' | 'calculation' | 'notebook' | 'node' | 'lock' | 'session-key';
 
 export interface StoredRecord<T = unknown> {
   kind: RecordKind;

@@ -118,8 +118,9 @@ class OwletProcess:
         return self.process.returncode
 
 
-def start_owlet(extra_env: dict[str, str] | None = None, root: Path | None = None) -> OwletProcess:
-    """A server in a new temporary directory, or in `root` again (a restart on the same data directory)."""
+def start_owlet(extra_env: dict[str, str] | None = None, root: Path | None = None, port: int = 0) -> OwletProcess:
+    """A server in a new temporary directory, or in `root` again (a restart on the same data directory); on a
+    free port, or on `port` (a restart that sessions' S3 settings still name)."""
     root = root or Path(tempfile.mkdtemp(prefix='owlet-pytest-'))
     env = {
         **os.environ,
@@ -133,7 +134,7 @@ def start_owlet(extra_env: dict[str, str] | None = None, root: Path | None = Non
         'OWLET_TERMINATE_SESSIONS_ON_EXIT': 'true',
         **(extra_env or {}),
     }
-    command = [str(OWLET), 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', str(root / 'data')]
+    command = [str(OWLET), 'server', '--host', '127.0.0.1', '--port', str(port), '--data-dir', str(root / 'data')]
     try:
         with open(root / 'stderr.log', 'ab') as stderr:
             process = subprocess.Popen(
