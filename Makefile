@@ -54,7 +54,7 @@ lock-python: .tools/pip-tools/bin/pip-compile
 	@$(PIP_COMPILE) --output-file requirements.lock requirements.in
 
 lock-runtimes: .tools/pip-tools/bin/pip-compile
-	@for runtime in runtimes/*/; do (cd $$runtime && ../../$(PIP_COMPILE) --output-file requirements.lock requirements.in); done
+	@for runtime in runtimes/spark-*/; do (cd $$runtime && ../../$(PIP_COMPILE) --output-file requirements.lock requirements.in); done
 
 clean:
 	rm -rf dist

@@ -15,8 +15,8 @@ jar_dir=.runtimes/jars
 maven_repo=.runtimes/maven
 mkdir -p "$stamp_dir" "$jar_dir"
 
-# inputs DIR: the digest of what a runtime is installed from (its locks and sources).
-inputs() { find "$1" -type f | sort | xargs cat | sha256sum | cut -d' ' -f1; }
+# inputs DIR...: the digest of what a runtime is installed from (its locks and sources).
+inputs() { find "$@" -type f | sort | xargs cat | sha256sum | cut -d' ' -f1; }
 
 ensure_maven() {
   command -v mvn >/dev/null && return
@@ -45,15 +45,18 @@ fetch_jar() {
   ln -f "$cached" "$file"
 }
 
+ensure_jdk() {
+  command -v javac >/dev/null && return
+  echo "owlet setup: installing a JDK (Debian's openjdk-17-jdk-headless) to build Owlet's classes for Spark"
+  bash scripts/apt-install.sh openjdk-17-jdk-headless
+}
+
 # build_connect_token RUNTIME: compiles runtimes/RUNTIME/connect-token/ (a gRPC interceptor for a Connect server
 # that checks no token) against the runtime's spark-connect jar, into .runtimes/jars/owlet-connect-token-V.jar.
 build_connect_token() {
   local runtime=$1 source_dir="runtimes/$1/connect-token" build
   [ -d "$source_dir" ] || return 0
-  if ! command -v javac >/dev/null; then
-    echo "owlet setup: installing a JDK (Debian's openjdk-17-jdk-headless) to build the Connect token check"
-    bash scripts/apt-install.sh openjdk-17-jdk-headless
-  fi
+  ensure_jdk
   build=$(mktemp -d)
   javac --release 8 -nowarn -d "$build" -cp "$(ls "$jar_dir"/spark-connect_*.jar | tr '\n' ':')" \
     $(find "$source_dir" -name '*.java')
@@ -61,11 +64,27 @@ build_connect_token() {
   rm -rf "$build"
 }
 
-for lock_dir in runtimes/*/; do
+# build_commit_protocol RUNTIME: compiles runtimes/commit-protocol/ (the commit protocol that picks S3A's magic
+# committer for S3 paths and Spark's default protocol for the others, docs/s3.md) with the runtime's own
+# runtimes/RUNTIME/commit-protocol/ (its commitJob, whose Scala Seq type differs between Scala 2.12 and 2.13)
+# against the jars of the runtime's PySpark, into .runtimes/jars/owlet-commit-protocol-V.jar.
+build_commit_protocol() {
+  local runtime=$1 build pyspark_jars
+  pyspark_jars=$(ls -d ".runtimes/$runtime/venv/lib/"python*/site-packages/pyspark/jars)
+  ensure_jdk
+  build=$(mktemp -d)
+  javac --release 8 -nowarn -d "$build" -cp "$pyspark_jars/*" \
+    $(find runtimes/commit-protocol "runtimes/$runtime/commit-protocol" -name '*.java')
+  jar cf "$jar_dir/owlet-commit-protocol-${runtime#spark-}.jar" -C "$build" .
+  rm -rf "$build"
+}
+
+# Each runtime's folder is runtimes/spark-*; runtimes/commit-protocol holds sources all runtimes share.
+for lock_dir in runtimes/spark-*/; do
   runtime=$(basename "$lock_dir")
   venv=".runtimes/$runtime/venv"
-  if [ -f "$stamp_dir/runtime-$runtime" ] && [ "$(cat "$stamp_dir/runtime-$runtime")" = "$(inputs "$lock_dir")" ] \
-    && [ -x "$venv/bin/python" ]; then
+  digest=$(inputs "$lock_dir" runtimes/commit-protocol)
+  if [ -f "$stamp_dir/runtime-$runtime" ] && [ "$(cat "$stamp_dir/runtime-$runtime")" = "$digest" ] && [ -x "$venv/bin/python" ]; then
     continue
   fi
   echo "owlet setup: installing the $runtime runtime in .runtimes/$runtime (a first install takes minutes)"
@@ -76,5 +95,6 @@ for lock_dir in runtimes/*/; do
     fetch_jar "$coordinate" "$sha256"
   done <"$lock_dir"jars.lock
   build_connect_token "$runtime"
-  inputs "$lock_dir" >"$stamp_dir/runtime-$runtime"
+  build_commit_protocol "$runtime"
+  echo "$digest" >"$stamp_dir/runtime-$runtime"
 done

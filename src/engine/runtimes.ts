@@ -26,8 +26,9 @@ export interface SparkRuntime {
   /** The table formats built for this runtime's Spark and Scala; a format missing here has no build for it. */
   tableFormats: Partial<Record<TableFormat, JarFile[]>>;
   /**
-   * Hadoop's S3A and the AWS SDK modules it loads (not the SDK's bundle jar), and spark-hadoop-cloud for the
-   * magic committer: on every session's `spark.jars`, pooled runners included (docs/s3.md).
+   * Hadoop's S3A and the AWS SDK modules it loads (not the SDK's bundle jar), spark-hadoop-cloud for the magic
+   * committer and Owlet's commit protocol that picks it for S3 paths: on every session's `spark.jars`, pooled
+   * runners included (docs/s3.md).
    */
   s3Jars: JarFile[];
   /** Settings a session of this runtime starts with, before the session's own SparkProperties. */
@@ -101,9 +102,12 @@ const S3A_DEFAULTS: Record<string, string> = {
   ),
   'spark.hadoop.fs.s3a.committer.name': 'magic',
   'spark.hadoop.fs.s3a.committer.magic.enabled': 'true',
-  // apache/spark docs/cloud-integration.md: the two classes that bind Spark's SQL writers to Hadoop's
-  // PathOutputCommitter factories.
-  'spark.sql.sources.commitProtocolClass': 'org.apache.spark.internal.io.cloud.PathOutputCommitProtocol',
+  // Owlet's protocol (runtimes/commit-protocol/, built at setup) hands S3 writes to spark-hadoop-cloud's
+  // PathOutputCommitProtocol and the rest to Spark's default one: the cloud protocol on every path would append
+  // where a dynamic partition overwrite of a file:// path must replace (docs/s3.md). apache/spark
+  // docs/cloud-integration.md: the cloud protocol and the Parquet committer bind Spark's SQL writers to
+  // Hadoop's PathOutputCommitter factories.
+  'spark.sql.sources.commitProtocolClass': 'owlet.commit.SchemeCommitProtocol',
   'spark.sql.parquet.output.committer.class': 'org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter',
 };
 
@@ -134,6 +138,7 @@ const SPARK_3_5: SparkRuntime = {
     ...['core', 's3', 'kms', 'dynamodb'].map((m) => `aws-java-sdk-${m}-1.12.262.jar`),
     'jmespath-java-1.12.262.jar',
     'spark-hadoop-cloud_2.12-3.5.7.jar',
+    'owlet-commit-protocol-3.5.jar',
   ],
   sparkDefaults: S3A_DEFAULTS,
   // Spark 3.5's Connect server checks no token and binds every interface (it has no binding address setting):
@@ -159,6 +164,7 @@ const SPARK_4_1: SparkRuntime = {
     'eventstream-1.0.1.jar',
     'reactive-streams-1.0.4.jar',
     'spark-hadoop-cloud_2.13-4.1.2.jar',
+    'owlet-commit-protocol-4.1.jar',
   ],
   sparkDefaults: S3A_DEFAULTS,
 };

@@ -180,6 +180,32 @@ print(json.dumps({
 }))
 '''
 
+# A dynamic partition overwrite replaces the partitions it writes and keeps the others, on a file:// path (Spark's
+# default commit protocol) and on s3:// (the same protocol: partitions staged under the table, then renamed into
+# place; docs/s3.md). The session's code gets LOCAL_DIR first.
+PARTITION_OVERWRITE = '''
+import json
+rows = {}
+for name, path in (("file", LOCAL_DIR + "/partitioned"), ("s3", "s3://owlet-s3a-data/partitioned")):
+    spark.range(10).selectExpr("id", "id % 2 AS k").write.mode("overwrite").partitionBy("k").parquet(path)
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    spark.range(3).selectExpr("id + 100 AS id", "0 AS k").write.mode("overwrite").partitionBy("k").parquet(path)
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+    rows[name] = sorted([r.k, r.id] for r in spark.read.parquet(path).collect())
+print(json.dumps(rows))
+'''
+PARTITIONS_AFTER_OVERWRITE = [[0, 100], [0, 101], [0, 102], [1, 1], [1, 3], [1, 5], [1, 7], [1, 9]]
+
+
+def check_partition_overwrite(athena, server, s3, session_id: str, local_dir: Path, prefix: str) -> None:
+    """PARTITION_OVERWRITE in a session: both paths replaced partition k=0 only; nothing staged is left on S3."""
+    code = f'LOCAL_DIR = "file://{local_dir}"\n' + PARTITION_OVERWRITE.replace('owlet-s3a-data/partitioned', f'owlet-s3a-data/{prefix}')
+    rows = last_json(printed(athena, server, session_id, code))
+    assert rows == {'file': PARTITIONS_AFTER_OVERWRITE, 's3': PARTITIONS_AFTER_OVERWRITE}, rows
+    keys = keys_under(s3, DATA, f'{prefix}/')
+    assert not [k for k in keys if '.spark-staging' in k or '__magic' in k], keys
+    assert {k[len(prefix) + 1:].split('/')[0] for k in keys if k.endswith('.parquet')} == {'k=0', 'k=1'}, keys
+
 
 @pytest.fixture(scope='module')
 def server(owlet_servers):
@@ -262,6 +288,7 @@ def test_session_code_reads_and_writes_s3_paths_with_a_key_pair_of_its_own(serve
     assert squares and all(s3.get_object(Bucket=DATA, Key=k)['Body'].read(4) == b'PAR1' for k in squares)
     table = pq.read_table(f'{DATA}/from-spark/squares', filesystem=arrow_fs(server.endpoint))
     assert sorted(table['square'].to_pylist()) == [i * i for i in range(10)]
+    check_partition_overwrite(athena, server, s3, session_id, tmp_path, 'partitioned')
     # No upload of a committed or aborted task is left open.
     assert no_pending_uploads(s3, DATA)
     assert not [k for k in keys_under(s3, DATA, '') if '__magic' in k]
@@ -275,7 +302,7 @@ def test_session_code_reads_and_writes_s3_paths_with_a_key_pair_of_its_own(serve
     assert s3.get_object(Bucket=DATA, Key='by-session-key.txt')['Body'].read() == b'signed by the session'
 
 
-def test_the_spark_4_1_engine_reads_and_writes_s3_paths(server):
+def test_the_spark_4_1_engine_reads_and_writes_s3_paths(server, tmp_path):
     athena = make_boto3_client(server.endpoint)
     s3 = make_s3_client(server.endpoint)
     try:
@@ -304,6 +331,7 @@ print(json.dumps({
     assert facts['key'].startswith('OWLS')
     success = json.loads(s3.get_object(Bucket=DATA, Key='spark4/parquet/_SUCCESS')['Body'].read())
     assert success['committer'] == 'magic', success
+    check_partition_overwrite(athena, server, s3, session_id, tmp_path, 'spark4/partitioned')
     assert no_pending_uploads(s3, DATA)
     athena.terminate_session(SessionId=session_id)
     wait_session(athena, session_id, ('TERMINATED',), timeout=STATE_CHANGE_TIMEOUT_S)
