@@ -14,14 +14,14 @@ import scala.Option;
  * A commit protocol that hands a write to the protocol its output path needs (docs/s3.md, "The output
  * committer"): {@code spark.sql.sources.commitProtocolClass} is one setting for a whole session, and the
  * protocol that commits S3 writes safely (spark-hadoop-cloud's PathOutputCommitProtocol with S3A's magic
- * committer) does not replace partitions in a dynamic partition overwrite of a {@code file://} path.
+ * committer) appends where a dynamic partition overwrite must replace partitions (apache/spark SPARK-56588 for
+ * Hadoop's FileOutputCommitter; Hadoop's MAPREDUCE-7403: no S3A committer can replace partitions).
  *
  * <ul>
  *   <li>s3, s3a and s3n paths: PathOutputCommitProtocol, which commits through the committer
  *       {@code mapreduce.outputcommitter.factory.scheme.<scheme>} names (S3A's magic committer);</li>
  *   <li>a dynamic partition overwrite of one of them: Spark's default protocol, which writes the partitions
- *       under a staging directory of the table and renames them into place at job commit (on S3 a copy);
- *       PathOutputCommitProtocol refuses it with the magic committer, which cannot replace partitions;</li>
+ *       under a staging directory of the table and renames them into place at job commit (on S3 a copy);</li>
  *   <li>every other path (file://, hdfs://, none): Spark's default protocol, as without spark-hadoop-cloud.</li>
  * </ul>
  *
