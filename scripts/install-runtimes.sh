@@ -84,7 +84,8 @@ for lock_dir in runtimes/spark-*/; do
   runtime=$(basename "$lock_dir")
   venv=".runtimes/$runtime/venv"
   digest=$(inputs "$lock_dir" runtimes/commit-protocol)
-  if [ -f "$stamp_dir/runtime-$runtime" ] && [ "$(cat "$stamp_dir/runtime-$runtime")" = "$digest" ] && [ -x "$venv/bin/python" ]; then
+  if [ -f "$stamp_dir/runtime-$runtime" ] && [ "$(cat "$stamp_dir/runtime-$runtime")" = "$digest" ] \
+    && [ -x "$venv/bin/python" ]; then
     continue
   fi
   echo "owlet setup: installing the $runtime runtime in .runtimes/$runtime (a first install takes minutes)"

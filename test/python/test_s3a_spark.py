@@ -1,11 +1,11 @@
 # `s3://`, `s3a://` and `s3n://` paths in session code, on real PySpark through boto3 (docs/s3.md): Athena's
 # example notebook run unchanged on a taxi file the AWS CLI uploaded; every format written and read through every
-# scheme; LOCATION, sc.textFile, sc.addPyFile, sc.addFile and ADD JAR from s3://; what boto3 and pyarrow wrote
-# read by Spark and what Spark wrote read by them; the session's own key pair (the API's secret nowhere in what
-# session code can read, the key refused once the session ends); the data plane pointed at an external
-# S3-compatible server (moto's, started here); a server SIGKILLed during a Spark write; and a smoke run on the
-# Spark 4.1 engine. Sessions are few: most cases run in one session, the warm pool's, so that the hand-over of
-# a pooled runner is what is tested.
+# scheme; dynamic partition overwrites of s3:// and file:// paths on both engines; LOCATION, sc.textFile,
+# sc.addPyFile, sc.addFile and ADD JAR from s3://; what boto3 and pyarrow wrote read by Spark and what Spark wrote
+# read by them; the session's own key pair (the API's secret nowhere in what session code can read, the key
+# refused once the session ends); the data plane pointed at an external S3-compatible server (moto's, started
+# here); a server SIGKILLed during a Spark write; and a smoke run on the Spark 4.1 engine. Sessions are few: most
+# cases run in one session, the warm pool's, so that the hand-over of a pooled runner is what is tested.
 import datetime
 import json
 import os
