@@ -58,10 +58,8 @@ spark.stop()
 @pytest.fixture(scope='module')
 def server(owlet_servers):
     # No warm pool: every session here starts cold on its own engine.
-    server = owlet_servers.start({'OWLET_WARM_POOL_SIZE': '0'})
-    yield server
-    owlet_servers.stop(server)
-    assert server.error_logs() == [], 'the server logged errors'
+    with owlet_servers.serving(owlet_servers.start({'OWLET_WARM_POOL_SIZE': '0'})) as server:
+        yield server
 
 
 @pytest.fixture(scope='module')

@@ -26,10 +26,8 @@ CALCULATION_TIMEOUT_S = 600
 
 @pytest.fixture(scope='module')
 def server(owlet_servers):
-    server = owlet_servers.start({'OWLET_WARM_POOL_SIZE': '0'})
-    yield server
-    owlet_servers.stop(server)
-    assert server.error_logs() == [], 'the server logged errors'
+    with owlet_servers.serving(owlet_servers.start({'OWLET_WARM_POOL_SIZE': '0'})) as server:
+        yield server
 
 
 @pytest.fixture(scope='module')

@@ -210,10 +210,8 @@ def check_partition_overwrite(athena, server, s3, session_id: str, local_dir: Pa
 @pytest.fixture(scope='module')
 def server(owlet_servers):
     # One pooled runner of the default engine: the first session takes it, so its S3 settings come at hand-over.
-    server = owlet_servers.start({'OWLET_WARM_POOL_SIZE': '1'})
-    yield server
-    owlet_servers.stop(server)
-    assert server.error_logs() == [], 'the server logged errors'
+    with owlet_servers.serving(owlet_servers.start({'OWLET_WARM_POOL_SIZE': '1'})) as server:
+        yield server
 
 
 def put_inputs(endpoint: str, tmp_path: Path) -> pa.Table:
