@@ -21,10 +21,11 @@ import logging
 import os
 import queue
 import secrets
+import shutil
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from owlet_runner import child_processes, driver_exit, figures
@@ -45,6 +46,7 @@ from owlet_runner.rich_output import OutputCollector
 from owlet_runner.spark_info import ConnectServer, connect_port, executor_list
 from owlet_runner.spark_session import (
     CONNECT_TOKEN_PROPERTY,
+    SCRATCH_DIRECTORY,
     SessionConfig,
     SessionConfigError,
     SparkStartError,
@@ -202,7 +204,9 @@ class SessionRunner:
     def _start_spark(self) -> None:
         started_at = time.monotonic()
         try:
-            config = SessionConfig.from_file(os.path.join(self.session_dir, "config.json"))
+            config = replace(
+                SessionConfig.from_file(os.path.join(self.session_dir, "config.json")), scratch_dir=self._scratch_dir()
+            )
             with self._lock:
                 self._session_id = config.session_id
                 self._work_group = config.work_group
@@ -408,7 +412,14 @@ class SessionRunner:
             self._output.close()
         if self._server is not None:
             self._server.close()
+        # Spark's JVM and the session's processes are gone: nothing writes there any more.
+        shutil.rmtree(os.path.join(self.session_dir, SCRATCH_DIRECTORY), ignore_errors=True)
         logging.shutdown()
+
+    def _scratch_dir(self) -> str:
+        path = os.path.join(self.session_dir, SCRATCH_DIRECTORY)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        return path
 
     def _end_leftover_processes(self, grace_seconds: float) -> list[int]:
         # The output writer is the runner's own, and ends by itself once the runner has gone.

@@ -8,6 +8,7 @@ import logging
 import os
 import stat
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,13 @@ RUNNER_SPARK_DEFAULTS: dict[str, str] = {
 RUNNER_JAVA_OPTIONS = "-XX:+ExitOnOutOfMemoryError"
 DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 
+# The runner's scratch directory, inside its session directory: Spark's local directories (blockmgr-*, spark-*),
+# what the JVM puts in java.io.tmpdir (native libraries unpacked by lz4 and snappy, Hive's <id>_resources) and
+# the temporary files of the session's Python code (TMPDIR). Spark deletes its own at a clean stop, and nothing
+# else would: a runner that is killed left them in /tmp for good. Here the runner removes the directory when it
+# ends, and the server when it sees a runner gone (src/engine/local-runner-engine.ts).
+SCRATCH_DIRECTORY = "tmp"
+
 
 class SessionConfigError(Exception):
     """config.json is missing or malformed."""
@@ -87,6 +95,8 @@ class SessionConfig:
     # The session's idle timeout in seconds: with no server attached, the runner ends itself once it has passed.
     idle_timeout_seconds: float | None = None
     runtime: RuntimeJars = field(default_factory=lambda: RuntimeJars())
+    # The runner's scratch directory (SCRATCH_DIRECTORY), if it has one.
+    scratch_dir: str | None = None
 
     @classmethod
     def from_file(cls, path: str) -> SessionConfig:
@@ -124,9 +134,13 @@ class SessionConfig:
             # Only takes effect because it reaches spark-submit before the driver JVM starts.
             settings["spark.driver.memory"] = self.driver_memory
         settings.update(RUNNER_SPARK_DEFAULTS)
+        runner_java_options = RUNNER_JAVA_OPTIONS
+        if self.scratch_dir:
+            settings["spark.local.dir"] = self.scratch_dir
+            runner_java_options += f' "-Djava.io.tmpdir={self.scratch_dir}"'
         settings.update(self.spark_properties)
         own_java_options = self.spark_properties.get(DRIVER_JAVA_OPTIONS, "").strip()
-        settings[DRIVER_JAVA_OPTIONS] = f"{RUNNER_JAVA_OPTIONS} {own_java_options}".strip()
+        settings[DRIVER_JAVA_OPTIONS] = f"{runner_java_options} {own_java_options}".strip()
         # A session's own plugins come with Spark Connect, not instead of it: GetSessionEndpoint needs it.
         plugins = [name.strip() for name in settings["spark.plugins"].split(",") if name.strip()]
         if CONNECT_PLUGIN not in plugins:
@@ -199,6 +213,9 @@ def build_spark_session(config: SessionConfig, connect_token: str | None = None)
     # without PYSPARK_PYTHON, Python workers would run whatever `python3` is on PATH, not this virtualenv.
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if config.scratch_dir:
+        os.environ["TMPDIR"] = config.scratch_dir
+        tempfile.tempdir = None  # read TMPDIR again
 
     from pyspark.sql import SparkSession
 

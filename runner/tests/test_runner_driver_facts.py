@@ -6,6 +6,7 @@ The tests share one runner and run in file order.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -135,3 +136,32 @@ def test_the_token_is_neither_on_the_command_line_nor_in_what_calculations_see(r
         "(os.environ.get('SPARK_CONNECT_AUTHENTICATE_TOKEN'), spark.conf.get('spark.connect.authenticate.token', None))"
     )
     assert seen.result["outputs"] == [{"data": {"text/plain": "(None, None)"}, "lastExpression": True}]
+
+
+TEMPORARY_PLACES = """
+import glob, json, os, tempfile
+scratch = os.environ["TMPDIR"]
+jvm = spark.sparkContext._jvm
+print(json.dumps({
+    "python": tempfile.gettempdir(),
+    "local_dir": spark.conf.get("spark.local.dir"),
+    "java": jvm.java.lang.System.getProperty("java.io.tmpdir"),
+    "block_managers": len(glob.glob(os.path.join(scratch, "blockmgr-*"))),
+}))
+"""
+
+
+def test_temporary_files_stay_in_the_runners_scratch_directory_and_go_with_it(runner: RunnerProcess) -> None:
+    # Last in the file: it stops the module's runner. A runner that is killed cannot clean up; the server
+    # removes the directory then (src/engine/local-runner-engine.ts).
+    scratch = runner.session_dir / "tmp"
+    calculation = runner.execute("spark.range(100).repartition(3).count()\n" + TEMPORARY_PLACES)
+    assert calculation.state == "COMPLETED", calculation.stderr
+    places = json.loads(calculation.stdout.strip().splitlines()[-1])
+    assert places["python"] == str(scratch)
+    assert places["local_dir"] == str(scratch)
+    assert places["java"] == str(scratch)
+    assert places["block_managers"] >= 1, places
+    runner.stop()
+    assert runner.process.returncode == 0, runner.log()
+    assert not scratch.exists(), sorted(p.name for p in scratch.iterdir())

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type {
@@ -88,6 +89,24 @@ function isAlive(pid: number): boolean {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The runner's scratch directory in its session directory (runner/owlet_runner/spark_session.py). */
+const SCRATCH_DIRECTORY = 'tmp';
+/** How long a killed runner is given to be gone before its scratch directory is removed anyway. */
+const SCRATCH_REMOVAL_WAIT_MS = 60_000;
+
+/**
+ * Removes a runner's scratch directory (Spark's local directories, the JVM's and the session code's temporary
+ * files) once the runner is gone. A runner that ends normally removes it itself; one that is killed cannot.
+ */
+function removeScratchOnceGone(pid: number, sessionDir: string, log: Logger): void {
+  void (async () => {
+    const deadline = Date.now() + SCRATCH_REMOVAL_WAIT_MS;
+    // Unreferenced: a server on its way out does not wait for this.
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100).unref());
+    await rm(join(sessionDir, SCRATCH_DIRECTORY), { recursive: true, force: true, maxRetries: 3 });
+  })().catch((error: unknown) => log.warn({ err: error, sessionDir }, 'could not remove a runner\'s scratch directory'));
+}
 
 /** How long the runner may take to answer `executors` (a few py4j calls, normally milliseconds). */
 const EXECUTORS_TIMEOUT_MS = 10_000;
@@ -244,7 +263,12 @@ class LocalRunner implements Runner {
       // which say more) time to arrive before deciding what happened.
       setTimeout(() => {
         if (this.exited || this.shuttingDown) return;
-        this.markExited(isAlive(this.pid) ? 'The session runner closed its connection.' : 'The session runner exited unexpectedly.');
+        if (isAlive(this.pid)) {
+          this.markExited('The session runner closed its connection.');
+        } else {
+          removeScratchOnceGone(this.pid, this.dir, this.o.log);
+          this.markExited('The session runner exited unexpectedly.');
+        }
       }, 500).unref();
     });
     this.send({ op: 'hello', secret: this.secret });
@@ -405,6 +429,7 @@ class LocalRunner implements Runner {
   kill(): void {
     this.shuttingDown = true;
     killRunner(this.pid);
+    removeScratchOnceGone(this.pid, this.dir, this.o.log);
     this.markExited('killed');
   }
 
@@ -473,6 +498,7 @@ export class LocalRunnerEngine implements EngineAdapter {
     this.runners.add(runner);
     child.once('exit', (code, signal) => {
       this.runners.delete(runner);
+      removeScratchOnceGone(child.pid as number, launch.sessionDir, this.o.log);
       runner.markExited(`The session runner exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); see its log in ${launch.sessionDir}.`);
     });
     try {
@@ -522,6 +548,7 @@ export class LocalRunnerEngine implements EngineAdapter {
 
   async reclaim(pid: number, sessionDir: string): Promise<void> {
     if (isRunnerOf(pid, sessionDir)) killRunner(pid);
+    removeScratchOnceGone(pid, sessionDir, this.o.log);
   }
 
   async dispose(): Promise<void> {

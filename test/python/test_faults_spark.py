@@ -80,6 +80,10 @@ def test_a_runner_killed_mid_calculation_fails_the_calculation_and_the_session_w
     session_id = start_idle_session(athena)
     calc_id = start_running(athena, session_id, 'import time\nspark.range(0, 64, 1, 2).rdd.map(lambda x: time.sleep(1) or x).count()')
     pid = runner_pid(spark_owlet.root, session_id)
+    # The runner's scratch directory (Spark's local directories, the JVM's temporary files), which a killed
+    # runner cannot remove itself: the server does.
+    scratch = spark_owlet.root / 'data' / 'sessions' / session_id / 'tmp'
+    assert any(scratch.glob('blockmgr-*')), sorted(p.name for p in scratch.iterdir())
     killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
 
@@ -92,6 +96,7 @@ def test_a_runner_killed_mid_calculation_fails_the_calculation_and_the_session_w
     # Every Result member is set for a FAILED calculation, and what the code printed before is there.
     assert set(calc['Result']) == {'StdOutS3Uri', 'StdErrorS3Uri', 'ResultS3Uri', 'ResultType'}
     wait_group_gone(pid)
+    wait_for(lambda: not scratch.exists(), 'the killed runner\'s scratch directory to be removed', STATE_CHANGE_TIMEOUT_S)
     assert refusal(athena.start_calculation_execution, SessionId=session_id, CodeBlock='1')['Error']['Message'] == (
         'Session is in the FAILED state; needs to be IDLE to accept Calculations.'
     )
