@@ -1,5 +1,6 @@
 // The CPU time of Owlet's own request work, two builds side by side in one process: SigV4 verification of a
-// signed GetWorkGroup request and the encoding of a GetWorkGroupOutput, old and new code alternating in rounds
+// signed GetWorkGroup request, the encoding of a GetWorkGroupOutput and the decoding of a
+// StartCalculationExecutionRequest body, old and new code alternating in rounds
 // so that the machine's load weighs on both alike. Used to measure each change to the request path
 // (docs/performance.md, "Owlet's own overheads").
 //
@@ -23,19 +24,29 @@ interface Encoder {
 }
 interface ShapesModule {
   OutputEncoder: new (table: typeof shapes) => Encoder;
+  InputDecoder: new (table: typeof shapes) => { decode: (shape: string, value: unknown) => { value: unknown } };
 }
 
 const ROUNDS = 5;
 const CALLS = 20_000;
 
-async function load(dist: string): Promise<{ verifier: InstanceType<SigV4Module['SigV4Verifier']>; encode: (value: unknown) => string }> {
+interface Build {
+  verifier: InstanceType<SigV4Module['SigV4Verifier']>;
+  encode: (value: unknown) => string;
+  decode: (body: string) => unknown;
+}
+
+async function load(dist: string): Promise<Build> {
   const sigv4 = (await import(pathToFileURL(resolve(dist, 'src/protocol/sigv4.js')).href)) as SigV4Module;
   const shapesModule = (await import(pathToFileURL(resolve(dist, 'src/protocol/shapes.js')).href)) as ShapesModule;
   const encoder = new shapesModule.OutputEncoder(shapes);
   const encode = encoder.encodeJson
     ? (value: unknown): string => encoder.encodeJson!('GetWorkGroupOutput', value)
     : (value: unknown): string => JSON.stringify(encoder.encode!('GetWorkGroupOutput', value));
-  return { verifier: new sigv4.SigV4Verifier([CREDENTIALS]), encode };
+  const decoder = new shapesModule.InputDecoder(shapes);
+  // As the JSON service reads a body: parsed, then decoded and checked by the model.
+  const decode = (body: string): unknown => decoder.decode('StartCalculationExecutionRequest', JSON.parse(body)).value;
+  return { verifier: new sigv4.SigV4Verifier([CREDENTIALS]), encode, decode };
 }
 
 async function cpuMicrosPerCall(call: () => unknown): Promise<number> {
@@ -95,17 +106,22 @@ async function main(): Promise<void> {
   const builds = [await load(oldDist), await load(newDist)];
   for (const build of builds) await build.verifier.verify(request, 'athena');
   if (builds[0]!.encode(output) !== builds[1]!.encode(output)) throw new Error('the two builds encode GetWorkGroupOutput differently');
+  const input = JSON.stringify({ SessionId: '8f2a1c3e-1234-4a5b-9c7d-0123456789ab', Description: 'a calculation', CodeBlock: 'spark.range(1000).count()', ClientRequestToken: 'token-0123456789' });
+  if (JSON.stringify(builds[0]!.decode(input)) !== JSON.stringify(builds[1]!.decode(input))) throw new Error('the two builds decode StartCalculationExecutionRequest differently');
   const verify = [[], []] as number[][];
   const encode = [[], []] as number[][];
+  const decode = [[], []] as number[][];
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, build] of builds.entries()) {
       verify[i]!.push(await cpuMicrosPerCall(() => build.verifier.verify(request, 'athena')));
       encode[i]!.push(await cpuMicrosPerCall(() => build.encode(output)));
+      decode[i]!.push(await cpuMicrosPerCall(() => build.decode(input)));
     }
   }
   const f = (values: number[]): string => `${median(values).toFixed(1)} µs`;
   console.log(`SigV4 verify, CPU a call (median of ${ROUNDS} rounds of ${CALLS}): old ${f(verify[0]!)}, new ${f(verify[1]!)}`);
   console.log(`GetWorkGroupOutput encoding: old ${f(encode[0]!)}, new ${f(encode[1]!)}; the same text from both`);
+  console.log(`StartCalculationExecutionRequest parsing and decoding: old ${f(decode[0]!)}, new ${f(decode[1]!)}; the same value from both`);
 }
 
 await main();

@@ -10,7 +10,8 @@ import type { AthenaClient } from '@aws-sdk/client-athena';
 import autocannon from 'autocannon';
 import { athenaClient, owletEnvironment, RESULTS_DIR, startOwletServer, temporaryDataDir, type OwletServer } from './owlet-server.js';
 import { MOTO, type MotoServer, startMotoServer } from './moto-server.js';
-import { cpuMicros } from './proc.js';
+import { cpuMicrosSplit } from './proc.js';
+import { countSyscalls, perRequest, READ_CALLS, WRITE_CALLS } from './syscall-count.js';
 import { startServerProcess, type ServerProcess } from './processes.js';
 import { machine, median, type Row } from './report.js';
 
@@ -34,6 +35,11 @@ export interface ThroughputOptions {
   cpuProfileDir?: string;
   /** Loads moto_server too, for the operations it serves (on unless `--no-moto`). */
   moto: boolean;
+  /**
+   * Seconds of one more run per server under `strace -c` (`--syscalls <seconds>`), counting its system calls
+   * per request: socket writes per response above all. Off when unset.
+   */
+  syscallSeconds?: number;
 }
 
 export const DEFAULT_OPTIONS: ThroughputOptions = { connections: 10, durationSeconds: 5, rounds: 3, warmupSeconds: 2, moto: true };
@@ -51,6 +57,8 @@ export interface RunFigures {
    * requests per second to what else the machine is doing, since it does not count time spent waiting.
    */
   cpuMicrosPerRequest: number;
+  /** Of which system time: the kernel's work for the process, its socket reads and writes above all. */
+  systemCpuMicrosPerRequest: number;
 }
 
 export interface ServerFigures {
@@ -59,6 +67,7 @@ export interface ServerFigures {
   medianLatencyP50Ms: number;
   medianLatencyP99Ms: number;
   medianCpuMicrosPerRequest: number;
+  medianSystemCpuMicrosPerRequest: number;
   rounds: RunFigures[];
   /** Not counted in the medians; kept so that a CPU profile's request count is known. */
   warmup?: RunFigures;
@@ -77,6 +86,8 @@ export interface ThroughputResult {
   bare: ServerFigures;
   /** moto_server beside Owlet and the bare server, when moto serves the operation. */
   peer?: PeerComparison;
+  /** System calls per request, counted in a run of their own under strace, when asked for. */
+  syscalls?: SyscallFigures[];
   /** Owlet's median throughput over the bare server's. */
   ratio: number;
   /**
@@ -87,6 +98,15 @@ export interface ThroughputResult {
   target: number;
   /** The most CPU time a request may cost the server, where the issue sets one (GetWorkGroup: 30 µs). */
   cpuTargetMicros?: number;
+}
+
+export interface SyscallFigures {
+  server: string;
+  requests: number;
+  writesPerRequest: number;
+  readsPerRequest: number;
+  allPerRequest: number;
+  calls: Record<string, number>;
 }
 
 export interface SignedRequest {
@@ -198,7 +218,7 @@ export function sendOnce(url: string, signed: SignedRequest): Promise<Answer> {
 const autocannonLoad: LoadGenerator = async (url, signed, connections, durationSeconds, pid) => {
   // autocannon writes Content-Length itself, from the body; the signed value is the same.
   const headers = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k.toLowerCase() !== 'content-length'));
-  const cpuBefore = cpuMicros(pid);
+  const cpuBefore = cpuMicrosSplit(pid);
   const result = await autocannon({
     url: new URL(signed.path, url).href,
     method: 'POST',
@@ -220,9 +240,15 @@ const autocannonLoad: LoadGenerator = async (url, signed, connections, durationS
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     bytesPerResponse: result.throughput.total / result.requests.total,
-    cpuMicrosPerRequest: (cpuMicros(pid) - cpuBefore) / result.requests.total,
+    ...cpuPerRequest(pid, cpuBefore, result.requests.total),
   };
 };
+
+function cpuPerRequest(pid: number, before: { user: number; system: number }, requests: number): Pick<RunFigures, 'cpuMicrosPerRequest' | 'systemCpuMicrosPerRequest'> {
+  const after = cpuMicrosSplit(pid);
+  const system = after.system - before.system;
+  return { cpuMicrosPerRequest: (after.user - before.user + system) / requests, systemCpuMicrosPerRequest: system / requests };
+}
 
 function figures(server: string, rounds: RunFigures[], warmup: RunFigures | undefined): ServerFigures {
   return {
@@ -231,6 +257,7 @@ function figures(server: string, rounds: RunFigures[], warmup: RunFigures | unde
     medianLatencyP50Ms: median(rounds.map((r) => r.latencyP50Ms)),
     medianLatencyP99Ms: median(rounds.map((r) => r.latencyP99Ms)),
     medianCpuMicrosPerRequest: median(rounds.map((r) => r.cpuMicrosPerRequest)),
+    medianSystemCpuMicrosPerRequest: median(rounds.map((r) => r.systemCpuMicrosPerRequest)),
     rounds,
     ...(warmup ? { warmup } : {}),
   };
@@ -281,7 +308,8 @@ async function measureRounds(
       rounds.get(server.name)!.push(run);
       progress(
         `  round ${round + 1} ${server.name.padEnd(15)} ${formatCount(run.requestsPerSecond).padStart(7)} req/s  ` +
-          `p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ${Math.round(run.cpuMicrosPerRequest)} µs CPU/request`,
+          `p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ${Math.round(run.cpuMicrosPerRequest)} µs CPU/request ` +
+          `(system ${Math.round(run.systemCpuMicrosPerRequest)})`,
       );
     }
   }
@@ -314,7 +342,7 @@ const agentLoad: LoadGenerator = async (url, signed, connections, durationSecond
       req.on('error', reject);
       req.end(signed.body);
     });
-  const cpuBefore = cpuMicros(pid);
+  const cpuBefore = cpuMicrosSplit(pid);
   const started = performance.now();
   const until = started + durationSeconds * 1000;
   await Promise.all(
@@ -323,7 +351,7 @@ const agentLoad: LoadGenerator = async (url, signed, connections, durationSecond
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuMicros(pid) - cpuBefore;
+  const cpu = cpuPerRequest(pid, cpuBefore, latencies.length);
   agent.destroy();
   if (failures > 0 || latencies.length === 0) throw new Error(`load on ${url} went wrong: ${latencies.length} answers, ${failures} not 200`);
   latencies.sort((a, b) => a - b);
@@ -335,7 +363,7 @@ const agentLoad: LoadGenerator = async (url, signed, connections, durationSecond
     latencyP99Ms: Math.round(percentile(latencies, 0.99) * 10) / 10,
     // The body only: the Agent does not report the bytes of the headers.
     bytesPerResponse: bytes / latencies.length,
-    cpuMicrosPerRequest: cpu / latencies.length,
+    ...cpu,
   };
 };
 
@@ -402,6 +430,28 @@ export async function measureThroughput(
       const [o, b, m] = all.map((server) => figures(server.name, agent.rounds.get(server.name)!, agent.warmups.get(server.name)));
       peer = { generator: AGENT_GENERATOR, owlet: o!, bare: b!, moto: m! };
     }
+    let syscalls: SyscallFigures[] | undefined;
+    if (opts.syscallSeconds !== undefined) {
+      syscalls = [];
+      for (const server of servers) {
+        const counts = await countSyscalls(server.pid, async () =>
+          (await autocannonLoad(server.url, signed, opts.connections, opts.syscallSeconds!, server.pid)).requests,
+        );
+        const figures: SyscallFigures = {
+          server: server.name,
+          requests: counts.requests,
+          writesPerRequest: perRequest(counts, WRITE_CALLS),
+          readsPerRequest: perRequest(counts, READ_CALLS),
+          allPerRequest: perRequest(counts, Object.keys(counts.calls)),
+          calls: counts.calls,
+        };
+        syscalls.push(figures);
+        progress(
+          `  under strace: ${server.name.padEnd(15)} ${figures.writesPerRequest.toFixed(2)} socket writes, ` +
+            `${figures.readsPerRequest.toFixed(2)} reads, ${figures.allPerRequest.toFixed(2)} system calls in all per request (${counts.requests} requests)`,
+        );
+      }
+    }
     const m = machine();
     return {
       benchmark: spec.benchmark,
@@ -414,6 +464,7 @@ export async function measureThroughput(
       owlet: owletFigures,
       bare: bareFigures,
       ...(peer ? { peer } : {}),
+      ...(syscalls ? { syscalls } : {}),
       ratio: owletFigures.medianRequestsPerSecond / bareFigures.medianRequestsPerSecond,
       roundRatios: owletRounds.map((r, i) => r.requestsPerSecond / bareRounds[i]!.requestsPerSecond),
       target: 0.5,
@@ -467,7 +518,8 @@ export function formatReport(result: ThroughputResult): string {
     `Owlet / bare node:http within each round: ${result.roundRatios.map((r) => `${Math.round(r * 100)}%`).join(' / ')}`,
     `CPU per request: Owlet ${Math.round(result.owlet.medianCpuMicrosPerRequest)} µs, bare node:http ` +
       `${Math.round(result.bare.medianCpuMicrosPerRequest)} µs (bare / Owlet = ` +
-      `${Math.round((result.bare.medianCpuMicrosPerRequest / result.owlet.medianCpuMicrosPerRequest) * 100)}%)`,
+      `${Math.round((result.bare.medianCpuMicrosPerRequest / result.owlet.medianCpuMicrosPerRequest) * 100)}%); of which system time: ` +
+      `Owlet ${Math.round(result.owlet.medianSystemCpuMicrosPerRequest)} µs, bare ${Math.round(result.bare.medianSystemCpuMicrosPerRequest)} µs`,
   ].join('\n');
 }
 
@@ -506,7 +558,8 @@ export function throughputRow(result: ThroughputResult): { figure: string; owlet
 
 /**
  * `--connections`, `--duration`, `--rounds` and `--warmup` override the defaults; `--cpu-prof` has both
- * servers write a CPU profile (open it in Chrome DevTools) into bench/results/. Other options are left to
+ * servers write a CPU profile (open it in Chrome DevTools) into bench/results/; `--syscalls <seconds>` counts
+ * each server's system calls per request in one more run of that length under strace. Other options are left to
  * whoever else reads the command line.
  */
 export function parseOptions(argv: readonly string[]): Partial<ThroughputOptions> {
@@ -519,6 +572,7 @@ export function parseOptions(argv: readonly string[]): Partial<ThroughputOptions
       warmup: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'no-moto': { type: 'boolean' },
+      syscalls: { type: 'string' },
     },
     strict: false,
   });
@@ -533,11 +587,13 @@ export function parseOptions(argv: readonly string[]): Partial<ThroughputOptions
   const duration = number('duration', values.duration, 1);
   const rounds = number('rounds', values.rounds, 1);
   const warmup = number('warmup', values.warmup, 0);
+  const syscalls = number('syscalls', values.syscalls, 1);
   if (connections !== undefined) options.connections = connections;
   if (duration !== undefined) options.durationSeconds = duration;
   if (rounds !== undefined) options.rounds = rounds;
   if (warmup !== undefined) options.warmupSeconds = warmup;
   if (values['cpu-prof']) options.cpuProfileDir = RESULTS_DIR;
   if (values['no-moto']) options.moto = false;
+  if (syscalls !== undefined) options.syscallSeconds = syscalls;
   return options;
 }

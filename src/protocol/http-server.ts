@@ -70,10 +70,13 @@ export class OwletHttpServer {
   private readonly now: () => number;
   /** Connections to the other server nodes, kept open between forwarded requests. */
   private readonly nodes = new Agent({ keepAlive: true });
+  /** The further JSON services by the `X-Amz-Target` prefix they answer (`AWSGlue.`), prepared once. */
+  private readonly otherServices: readonly { prefix: string; api: JsonApi; verifier: SigV4Verifier }[];
 
   constructor(private readonly options: HttpServerOptions) {
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.now = options.now ?? Date.now;
+    this.otherServices = (options.services ?? []).map((s) => ({ prefix: `${s.api.targetPrefix}.`, ...s }));
     this.server = createServer((req, res) => {
       this.onRequest(req, res).catch((error: unknown) => {
         options.log.error({ err: error }, 'request failed outside the service');
@@ -225,7 +228,7 @@ export class OwletHttpServer {
     }
 
     const targetName = Array.isArray(target) ? target[0] : target;
-    const other = this.options.services?.find((s) => targetName?.startsWith(`${s.api.targetPrefix}.`));
+    const other = targetName === undefined ? undefined : this.otherServices.find((s) => targetName.startsWith(s.prefix));
     const api: JsonApi = other?.api ?? asJsonApi(service);
     let caller: VerifiedCaller;
     try {
@@ -242,7 +245,8 @@ export class OwletHttpServer {
     let operation;
     try {
       operation = api.operationOf(targetName);
-      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const sent = req.headers['content-type'];
+      const contentType = sent === JSON_CONTENT_TYPE ? sent : (sent ?? '').split(';')[0]!.trim().toLowerCase();
       if (contentType !== JSON_CONTENT_TYPE) {
         throw new SerializationError(`Content-Type '${contentType}' is not supported; send ${JSON_CONTENT_TYPE}.`);
       }
@@ -255,12 +259,14 @@ export class OwletHttpServer {
     }
 
     const response = await api.handle(operation, body, context);
+    // The log object is built only when it is written: at the default level (info), never.
+    const debug = log.isLevelEnabled('debug');
     if (response.forwardTo !== undefined) {
-      log.debug({ requestId, operation, to: response.forwardTo }, 'request sent on to the node that runs its session');
+      if (debug) log.debug({ requestId, operation, to: response.forwardTo }, 'request sent on to the node that runs its session');
       await this.forward(req, res, body, response.forwardTo, requestId, context);
       return;
     }
-    log.debug({ requestId, operation, status: response.status, errorType: response.errorType }, 'request');
+    if (debug) log.debug({ requestId, operation, status: response.status, errorType: response.errorType }, 'request');
     this.send(res, requestId, response);
   }
 }

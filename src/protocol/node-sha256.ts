@@ -61,11 +61,17 @@ export function sha256Hex(data: string | ArrayBufferView): string {
 const BLOCK_BYTES = 64;
 
 interface HmacPads {
-  /** The key XOR ipad (0x36), with room for the message after it. */
+  /** The key XOR ipad (0x36), followed by room for the message, which is written there for each HMAC. */
   inner: Buffer;
   /** The key XOR opad (0x5c), followed by the inner digest's 32 bytes. */
   outer: Buffer;
 }
+
+/**
+ * Room for the message after the inner pad: a SigV4 string to sign (algorithm, time, scope and a 64-digit
+ * hash) is under 200 bytes; a longer message takes the slower way, a new buffer.
+ */
+const MESSAGE_ROOM = 512;
 
 const pads = new WeakMap<object, HmacPads>();
 
@@ -73,7 +79,7 @@ function padsOf(key: Uint8Array): HmacPads {
   let p = pads.get(key);
   if (!p) {
     if (key.length > BLOCK_BYTES) throw new Error('HMAC keys longer than a block are hashed first; signing keys never are');
-    const inner = Buffer.alloc(BLOCK_BYTES, 0x36);
+    const inner = Buffer.alloc(BLOCK_BYTES + MESSAGE_ROOM, 0x36);
     const outer = Buffer.alloc(BLOCK_BYTES + 32, 0x5c);
     for (let i = 0; i < key.length; i++) {
       inner[i]! ^= key[i]!;
@@ -94,9 +100,16 @@ function padsOf(key: Uint8Array): HmacPads {
  */
 export function hmacSha256Hex(key: Uint8Array, text: string): string {
   const { inner, outer } = padsOf(key);
-  const message = Buffer.from(text, 'utf8');
-  const innerDigest = hash('sha256', Buffer.concat([inner, message], BLOCK_BYTES + message.length), 'buffer');
-  // The outer pad's buffer is reused: nothing else runs between writing the digest into it and hashing it.
+  // Both pads' buffers are reused: nothing else runs between writing into them and hashing them. A UTF-16
+  // code unit takes at most 3 bytes in UTF-8, so a text of up to MESSAGE_ROOM / 3 units always fits.
+  let innerDigest: Buffer;
+  if (text.length * 3 <= MESSAGE_ROOM) {
+    const written = inner.write(text, BLOCK_BYTES, 'utf8');
+    innerDigest = hash('sha256', inner.subarray(0, BLOCK_BYTES + written), 'buffer');
+  } else {
+    const message = Buffer.from(text, 'utf8');
+    innerDigest = hash('sha256', Buffer.concat([inner.subarray(0, BLOCK_BYTES), message], BLOCK_BYTES + message.length), 'buffer');
+  }
   innerDigest.copy(outer, BLOCK_BYTES);
   return hash('sha256', outer, 'hex');
 }

@@ -95,8 +95,27 @@ function lengthViolations(length: number, shape: { min?: number; max?: number },
   }
 }
 
+/** A structure's member as the decoder walks it: its name, its shape's name and its name in messages. */
+interface DecodedMember {
+  member: string;
+  target: string;
+  camelName: string;
+}
+
 export class InputDecoder {
+  /** Each structure's members, listed once on first use rather than on every request. */
+  private readonly members = new Map<string, readonly DecodedMember[]>();
+
   constructor(private readonly shapes: ShapeTable) {}
+
+  private membersOf(name: string, members: Record<string, string>): readonly DecodedMember[] {
+    let list = this.members.get(name);
+    if (!list) {
+      list = Object.entries(members).map(([member, target]) => ({ member, target, camelName: camel(member) }));
+      this.members.set(name, list);
+    }
+    return list;
+  }
 
   /**
    * Decodes `value` as `shapeName`. Throws SerializationError on a type mismatch; returns the decoded value
@@ -121,8 +140,8 @@ export class InputDecoder {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeMismatch(value, 'Structure', path);
         const input = value as Record<string, unknown>;
         const result: Record<string, unknown> = {};
-        for (const [member, target] of Object.entries(shape.members)) {
-          const memberPath = path ? `${path}.${camel(member)}` : camel(member);
+        for (const { member, target, camelName } of this.membersOf(name, shape.members)) {
+          const memberPath = path ? `${path}.${camelName}` : camelName;
           const v = input[member];
           if (v === undefined || v === null) {
             if (shape.required?.includes(member)) out.push({ path: memberPath, constraint: 'Member must not be null' });

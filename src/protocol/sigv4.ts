@@ -1,9 +1,11 @@
-// SigV4 verification. The expected signature is computed by @smithy/signature-v4, the signer the AWS SDK for
-// JavaScript itself uses, over exactly the headers the client says it signed; Owlet only parses the
-// Authorization header, checks the clock and compares. Messages follow the ones AWS's front end sends.
+// SigV4 verification: parses the Authorization header, checks the clock, recomputes the signature over exactly
+// the headers the client says it signed (canonical-request.ts, held to @smithy/signature-v4, the signer of the
+// AWS SDK for JavaScript, by test/sigv4-canonical.test.ts) and compares. Signing keys are derived by that
+// library once per key pair, day, region and service. Messages follow the ones AWS's front end sends.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ALGORITHM_IDENTIFIER, createScope, getCanonicalHeaders, getSigningKey, SignatureV4 } from '@smithy/signature-v4';
+import { getSigningKey } from '@smithy/signature-v4';
+import { canonicalHeaders, canonicalQuery, canonicalRequest, canonicalUri } from './canonical-request.js';
 import { AuthError } from './errors.js';
 import { hmacSha256Hex, NodeSha256, sha256Hex } from './node-sha256.js';
 
@@ -50,23 +52,32 @@ const MAX_PRESIGNED_EXPIRES_S = 604_800;
 /** AWS accepts requests signed up to 15 minutes before or after its own clock. */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
-const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+/** The digits of `value` from `start` to `end` as a number, or NaN if any is not a digit. */
+function digits(value: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
 
-function parseAmzDate(value: string): Date | undefined {
-  const m = AMZ_DATE.exec(value);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = [+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
-  const date = new Date(Date.UTC(year, month, day, hour, minute, second));
-  // Date.UTC rolls fields over (month 13 is January of the next year, hour 24 the next day); a time that
-  // does not exist is malformed, not another time. Only a field out of its range rolls over into another.
-  const exists =
-    date.getUTCFullYear() === year &&
-    date.getUTCMonth() === month &&
-    date.getUTCDate() === day &&
-    date.getUTCHours() === hour &&
-    date.getUTCMinutes() === minute &&
-    date.getUTCSeconds() === second;
-  return exists ? date : undefined;
+/** An ISO 8601 basic-format time, `YYYYMMDDTHHMMSSZ`, in milliseconds since the epoch; undefined if malformed. */
+function parseAmzDate(value: string): number | undefined {
+  if (value.length !== 16 || value.charCodeAt(8) !== 84 /* T */ || value.charCodeAt(15) !== 90 /* Z */) return undefined;
+  const year = digits(value, 0, 4);
+  const month = digits(value, 4, 6) - 1;
+  const day = digits(value, 6, 8);
+  const hour = digits(value, 9, 11);
+  const minute = digits(value, 11, 13);
+  const second = digits(value, 13, 15);
+  // A time that does not exist (month 13, hour 24, February 30) is malformed, not another time as Date.UTC
+  // would roll it over to; nor is a two-digit year, which Date.UTC takes as 19xx.
+  if (!(year >= 100 && month >= 0 && month <= 11 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) return undefined;
+  const ms = Date.UTC(year, month, day, hour, minute, second);
+  if (day > 28 && new Date(ms).getUTCDate() !== day) return undefined;
+  return ms;
 }
 
 function formatAmzDate(ms: number): string {
@@ -93,21 +104,34 @@ function parseAuthorization(header: string): AuthorizationParts {
   if (algorithm !== 'AWS4-HMAC-SHA256') {
     throw new AuthError('IncompleteSignatureException', `Unsupported AWS 'algorithm': '${algorithm}'.`);
   }
-  const params = new Map<string, string>();
+  // `Credential=..., SignedHeaders=..., Signature=...`: the last of a parameter given twice counts, others are ignored.
+  let credential = '';
+  let signedHeaders = '';
+  let signature = '';
   for (const part of header.slice(space + 1).split(',')) {
     const eq = part.indexOf('=');
-    if (eq > 0) params.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (name === 'Credential') credential = part.slice(eq + 1).trim();
+    else if (name === 'SignedHeaders') signedHeaders = part.slice(eq + 1).trim();
+    else if (name === 'Signature') signature = part.slice(eq + 1).trim();
   }
-  const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((p) => !params.get(p));
-  if (missing.length > 0) {
-    const detail = missing.map((p) => `Authorization header requires '${p}' parameter.`).join(' ');
+  if (credential === '' || signature === '' || signedHeaders === '') {
+    const missing = (
+      [
+        ['Credential', credential],
+        ['Signature', signature],
+        ['SignedHeaders', signedHeaders],
+      ] as const
+    ).filter(([, value]) => value === '');
+    const detail = missing.map(([p]) => `Authorization header requires '${p}' parameter.`).join(' ');
     throw new AuthError('IncompleteSignatureException', `${detail} Authorization=${header}`);
   }
-  const scope = params.get('Credential')!.split('/');
+  const scope = credential.split('/');
   if (scope.length !== 5 || scope[4] !== 'aws4_request' || scope.some((s) => s === '')) {
     throw new AuthError(
       'IncompleteSignatureException',
-      `Credential should be scoped to a valid region, not '${scope[2] ?? ''}'. Credential=${params.get('Credential')}`,
+      `Credential should be scoped to a valid region, not '${scope[2] ?? ''}'. Credential=${credential}`,
     );
   }
   return {
@@ -115,14 +139,13 @@ function parseAuthorization(header: string): AuthorizationParts {
     date: scope[1]!,
     region: scope[2]!,
     service: scope[3]!,
-    signedHeaders: params.get('SignedHeaders')!.split(';'),
-    signature: params.get('Signature')!,
+    signedHeaders: signedHeaders.split(';'),
+    signature,
   };
 }
 
 export class SigV4Verifier {
   private readonly secrets = new Map<string, string>();
-  private readonly calculators = new Map<string, SignatureCalculator>();
   private readonly signingKeys = new Map<string, Uint8Array>();
 
   /**
@@ -158,23 +181,24 @@ export class SigV4Verifier {
       );
     }
     const signingDate = parseAmzDate(amzDate);
-    if (!signingDate) {
+    if (signingDate === undefined) {
       throw new AuthError('IncompleteSignatureException', `Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`);
     }
 
-    const secret = await this.secretOf(parts.accessKeyId);
+    // The server's own key pairs without a turn of the event loop.
+    const secret = this.secrets.get(parts.accessKeyId) ?? (await this.secretOf(parts.accessKeyId));
     if (secret === undefined) {
       throw new AuthError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
 
     const now = this.now();
-    if (signingDate.getTime() < now - MAX_CLOCK_SKEW_MS) {
+    if (signingDate < now - MAX_CLOCK_SKEW_MS) {
       throw new AuthError(
         'InvalidSignatureException',
         `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - MAX_CLOCK_SKEW_MS)} (${formatAmzDate(now)} - 15 min.)`,
       );
     }
-    if (signingDate.getTime() > now + MAX_CLOCK_SKEW_MS) {
+    if (signingDate > now + MAX_CLOCK_SKEW_MS) {
       throw new AuthError(
         'InvalidSignatureException',
         `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + MAX_CLOCK_SKEW_MS)} (${formatAmzDate(now)} + 15 min.)`,
@@ -209,7 +233,7 @@ export class SigV4Verifier {
       }
     }
 
-    const expected = await this.expectedSignature(request, parts, secret, amzDate);
+    const expected = this.expectedSignature(request, parts, this.signingKeys.get(signingKeyId(parts)) ?? (await this.signingKey(parts, secret)), amzDate);
     const given = Buffer.from(parts.signature);
     const wanted = Buffer.from(expected);
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
@@ -220,7 +244,7 @@ export class SigV4Verifier {
     }
     const caller = { accessKeyId: parts.accessKeyId, region: parts.region, service: parts.service };
     if (options.streamedBody && declaredHash?.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
-      return { ...caller, signing: { signingKey: await this.signingKey(parts, secret), amzDate, scope: createScope(parts.date, parts.region, parts.service), seedSignature: parts.signature } };
+      return { ...caller, signing: { signingKey: await this.signingKey(parts, secret), amzDate, scope: scopeOf(parts), seedSignature: parts.signature } };
     }
     return caller;
   }
@@ -242,7 +266,7 @@ export class SigV4Verifier {
     const amzDate = query.get('X-Amz-Date')!;
     const signingDate = parseAmzDate(amzDate);
     const expires = Number(query.get('X-Amz-Expires') ?? '');
-    if (!signingDate || parts.date !== amzDate.slice(0, 8)) throw new AuthError('IncompleteSignatureException', `X-Amz-Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`);
+    if (signingDate === undefined || parts.date !== amzDate.slice(0, 8)) throw new AuthError('IncompleteSignatureException', `X-Amz-Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`);
     if (!Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGNED_EXPIRES_S) {
       throw new AuthError('IncompleteSignatureException', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
     }
@@ -250,35 +274,21 @@ export class SigV4Verifier {
     if (secret === undefined) throw new AuthError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     if (parts.service !== 's3') throw new AuthError('InvalidSignatureException', "Credential should be scoped to correct service: 's3'. ");
     const now = this.now();
-    if (now > signingDate.getTime() + expires * 1000) throw new AuthError('MissingAuthenticationTokenException', 'Request has expired');
-    if (signingDate.getTime() > now + MAX_CLOCK_SKEW_MS) throw new AuthError('MissingAuthenticationTokenException', 'Request is not valid yet');
+    if (now > signingDate + expires * 1000) throw new AuthError('MissingAuthenticationTokenException', 'Request has expired');
+    if (signingDate > now + MAX_CLOCK_SKEW_MS) throw new AuthError('MissingAuthenticationTokenException', 'Request is not valid yet');
     const rest = new URLSearchParams(query);
     rest.delete('X-Amz-Signature');
     // The payload of a presigned request is not signed.
-    const expected = await this.expectedSignature({ ...request, rawQuery: rest.toString() }, parts, secret, amzDate, 'UNSIGNED-PAYLOAD');
+    const expected = this.expectedSignature({ ...request, rawQuery: rest.toString() }, parts, await this.signingKey(parts, secret), amzDate, 'UNSIGNED-PAYLOAD');
     if (expected.length !== parts.signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(parts.signature))) {
       throw new AuthError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
     }
     return { accessKeyId: parts.accessKeyId, region: parts.region, service: parts.service };
   }
 
-  /**
-   * The calculator for a (service, path style) pair. Signatures are computed per request from the caller's
-   * scope, so one calculator serves every access key and region.
-   */
-  private calculatorFor(service: string): SignatureCalculator {
-    let calculator = this.calculators.get(service);
-    if (!calculator) {
-      // S3 signs the path exactly as sent; every other service signs it URI-encoded once more.
-      calculator = new SignatureCalculator(service, service !== 's3');
-      this.calculators.set(service, calculator);
-    }
-    return calculator;
-  }
-
   /** The signing key of (key pair, day, region, service), derived by the library once and kept. */
   private async signingKey(parts: AuthorizationParts, secret: string): Promise<Uint8Array> {
-    const id = `${parts.accessKeyId}\0${parts.date}\0${parts.region}\0${parts.service}`;
+    const id = signingKeyId(parts);
     let key = this.signingKeys.get(id);
     if (!key) {
       key = await getSigningKey(NodeSha256, { accessKeyId: parts.accessKeyId, secretAccessKey: secret }, parts.date, parts.region, parts.service);
@@ -289,59 +299,30 @@ export class SigV4Verifier {
     return key;
   }
 
-  private async expectedSignature(request: RequestToVerify, parts: AuthorizationParts, secret: string, amzDate: string, payloadHash?: string): Promise<string> {
-    const headers: Record<string, string> = {};
-    for (const name of parts.signedHeaders) {
-      const v = headerValue(request.headers, name);
-      if (v !== undefined) headers[name] = v;
-    }
-    const query: Record<string, string | string[]> = {};
-    if (request.rawQuery !== '') {
-      for (const [k, v] of new URLSearchParams(request.rawQuery)) {
-        const prior = query[k];
-        query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
-      }
-    }
-    const path = parts.service === 's3' ? request.rawPath : decodeURIComponent(request.rawPath);
-    const scope = createScope(parts.date, parts.region, parts.service);
-    return this.calculatorFor(parts.service).signature(
-      { method: request.method, protocol: 'http:', hostname: headers.host ?? '', path, query, headers, body: request.body },
-      new Set(parts.signedHeaders),
-      amzDate,
-      scope,
-      await this.signingKey(parts, secret),
-      payloadHash,
-    );
+  /**
+   * The signature the client should have sent: SigV4's canonical request (canonical-request.ts), string to sign
+   * and signature (steps 1, 3 and 4 of https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html),
+   * the hashes one-shot (node-sha256.ts).
+   */
+  private expectedSignature(request: RequestToVerify, parts: AuthorizationParts, signingKey: Uint8Array, amzDate: string, payloadHash?: string): string {
+    const headers = canonicalHeaders(request.headers, parts.signedHeaders);
+    // The x-amz-content-sha256 header when it is signed (the verifier has checked it against the body), else
+    // the body's hash.
+    const declared = parts.signedHeaders.includes('x-amz-content-sha256') ? headerValue(request.headers, 'x-amz-content-sha256') : undefined;
+    payloadHash ??= declared ?? sha256Hex(request.body);
+    const query = request.rawQuery === '' ? '' : canonicalQuery(new URLSearchParams(request.rawQuery));
+    const canonical = canonicalRequest(request.method, canonicalUri(request.rawPath, parts.service), query, headers, payloadHash);
+    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scopeOf(parts)}\n${sha256Hex(canonical)}`;
+    return hmacSha256Hex(signingKey, stringToSign);
   }
 }
 
-type SignableRequest = Parameters<typeof getCanonicalHeaders>[0];
+/** Which signing key a request's scope takes: one per key pair, day, region and service. */
+function signingKeyId(parts: AuthorizationParts): string {
+  return `${parts.accessKeyId}\0${parts.date}\0${parts.region}\0${parts.service}`;
+}
 
-/**
- * @smithy/signature-v4's own canonicalization (canonical headers, path, query and payload hash, the canonical
- * request and the string to sign), used to verify rather than to sign. Its `sign()` also clones the request
- * and derives a cache key for the signing key with an extra HMAC on every call, which a verifier that keeps
- * its signing keys does not need.
- */
-class SignatureCalculator extends SignatureV4 {
-  constructor(service: string, uriEscapePath: boolean) {
-    // Credentials and region come with each request's scope, not from here.
-    super({ service, region: 'unused', credentials: { accessKeyId: '', secretAccessKey: '' }, sha256: NodeSha256, uriEscapePath, applyChecksum: false });
-  }
-
-  /**
-   * The string to sign and the signature are SigV4's steps 3 and 4
-   * (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html), computed here with
-   * one-shot hashes: the library's own steps create a Hash or Hmac object per call, which costs more than the
-   * hashing itself for requests this small (see node-sha256.ts).
-   */
-  signature(request: SignableRequest, signedHeaders: ReadonlySet<string>, amzDate: string, scope: string, signingKey: Uint8Array, payloadHash?: string): string {
-    const canonicalHeaders = getCanonicalHeaders(request, undefined, signedHeaders as Set<string>);
-    // As the library's getPayloadHash: the signed x-amz-content-sha256 header when there is one (the
-    // verifier has checked it against the body), else the body's hash.
-    payloadHash ??= request.headers['x-amz-content-sha256'] ?? sha256Hex((request.body as Uint8Array | undefined) ?? new Uint8Array(0));
-    const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
-    const stringToSign = `${ALGORITHM_IDENTIFIER}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
-    return hmacSha256Hex(signingKey, stringToSign);
-  }
+/** The credential scope: date, region, service and the terminator, as in the Authorization header. */
+function scopeOf(parts: AuthorizationParts): string {
+  return `${parts.date}/${parts.region}/${parts.service}/aws4_request`;
 }
