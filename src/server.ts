@@ -45,7 +45,7 @@ import { openStateStore } from './store/open-state-store.js';
 import type { CatalogStore } from './catalog/catalog-store.js';
 import { HiveMetastoreService } from './catalog/hive-metastore/hive-metastore-service.js';
 import { sessionCatalogProperties } from './catalog/session-catalog.js';
-import { externalStorePrefixes, objectStorePrefixes } from './catalog/prefix-stores.js';
+import { ensureOwnBucket, externalStorePrefixes, objectStorePrefixes } from './catalog/prefix-stores.js';
 import { TableDirectories } from './catalog/table-directories.js';
 import { type OpenedCatalogStore, openCatalogStore } from './catalog/open-catalog-store.js';
 import type { StateStore } from './store/state-store.js';
@@ -173,7 +173,7 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
             : {}),
         }),
     });
-    metastore = new HiveMetastoreService({ catalog, log, now, directories });
+    metastore = new HiveMetastoreService({ catalog, log, now, directories, defaultDatabaseLocation: config.catalogWarehouse });
     const metastorePort = await metastore.listen(readMetastorePort(config.dataDir));
     writeFileSync(join(config.dataDir, METASTORE_PORT_FILE), `${metastorePort}\n`);
     const results: ResultStore = !resultsS3
@@ -260,13 +260,14 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
     const tokens = new JupyterTokens([config.credentials], now);
     const liveCatalog = catalog;
+    const liveObjects = objects;
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
         ...dataCatalogHandlers({ catalog: liveCatalog, accountId: config.accountId }),
         ...taggingHandlers({ store, accountId: config.accountId }),
-        ...sessionHandlers({ store, sessions, spark }),
+        ...sessionHandlers({ store, sessions, spark, ...(resultsS3 ? {} : { prepareWarehouse: (location) => ensureOwnBucket(liveObjects, location) }) }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
         ...notebookHandlers({ store, results, now, log }),
         ...presignedNotebookUrlHandlers({

@@ -267,7 +267,12 @@ describe('Hive Metastore service with s3:// locations in Owlet\'s object store',
     objects = await EmbeddedObjectStore.open({ root: join(dir, 'objects'), index: new SqliteObjectIndex(join(dir, 'objects.sqlite')), sweepGraceMs: 0 });
     await objects.createBucket('lake');
     const log = pino({ level: 'silent' });
-    service = new HiveMetastoreService({ catalog, log, directories: new TableDirectories({ log, s3: objectStorePrefixes(objects) }) });
+    service = new HiveMetastoreService({
+      catalog,
+      log,
+      directories: new TableDirectories({ log, s3: objectStorePrefixes(objects) }),
+      defaultDatabaseLocation: 's3://lake/server-warehouse',
+    });
     client = await MetastoreClient.open(await service.listen());
   });
   after(async () => {
@@ -286,6 +291,12 @@ describe('Hive Metastore service with s3:// locations in Owlet\'s object store',
     assert.ok((await client.call('get_database', { name: 'nowhere' })).e1, 'nothing is stored for a refused database');
     const noTable = await client.call('create_table', { table: table('t', 's3://no-such-bucket/t') });
     assert.equal((noTable.e3 as ThriftStruct).message, 's3://no-such-bucket/t is not a directory or unable to create one');
+  });
+
+  it('puts `default` at the server\'s warehouse whichever session\'s warehouse creates it', async () => {
+    await client.call('create_database', { database: { name: 'default', description: 'default database', locationUri: 's3://lake/team/spark-warehouse', parameters: {} } });
+    const got = (await client.call('get_database', { name: 'default' })).success as ThriftStruct;
+    assert.equal(got.locationUri, 's3://lake/server-warehouse');
   });
 
   it('drops a managed table\'s objects, and only those under its prefix; keeps an external table\'s', async () => {

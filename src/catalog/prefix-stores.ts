@@ -45,6 +45,20 @@ export function objectStorePrefixes(objects: ObjectStore): PrefixStore {
   };
 }
 
+/**
+ * Makes the bucket of an `s3://` location in Owlet's own store when it has none: a workgroup's output location
+ * (where its sessions' warehouse is) gets its bucket as it does when results are first written there.
+ */
+export async function ensureOwnBucket(objects: ObjectStore, location: string): Promise<void> {
+  const bucket = /^s3[an]?:\/\/([^/]+)/i.exec(location)?.[1];
+  if (bucket === undefined || (await objects.headBucket(bucket))) return;
+  try {
+    await objects.createBucket(bucket);
+  } catch (error) {
+    if (!(error instanceof ObjectStoreError && error.code === 'BucketAlreadyOwnedByYou')) throw error;
+  }
+}
+
 export interface ExternalStoreSettings {
   endpoint?: string;
   region: string;

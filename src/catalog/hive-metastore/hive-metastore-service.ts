@@ -76,6 +76,12 @@ export interface HiveMetastoreOptions {
   now?: () => number;
   /** Where locations are made and removed; by default local directories only (no S3 store). */
   directories?: TableDirectories;
+  /**
+   * The `default` database's location (the server's warehouse, OWLET_CATALOG_WAREHOUSE). Spark creates `default`
+   * when a session finds it missing, at that session's warehouse (SharedState); sessions' warehouses differ by
+   * workgroup, so the metastore puts it here whichever session comes first.
+   */
+  defaultDatabaseLocation?: string;
 }
 
 export class HiveMetastoreService {
@@ -84,6 +90,7 @@ export class HiveMetastoreService {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly directories: TableDirectories;
+  private readonly defaultDatabaseLocation: string | undefined;
   private readonly handlers: Record<string, Handler>;
   private server: Server | undefined;
   /** Calls a session made that the service does not serve, by name (what a new Spark version may start to use). */
@@ -94,6 +101,7 @@ export class HiveMetastoreService {
     this.log = options.log.child({ component: 'hive-metastore' });
     this.now = options.now ?? Date.now;
     this.directories = options.directories ?? new TableDirectories({ log: this.log });
+    this.defaultDatabaseLocation = options.defaultDatabaseLocation;
     this.handlers = this.buildHandlers();
   }
 
@@ -380,6 +388,7 @@ export class HiveMetastoreService {
 
       create_database: async (a) => {
         const db = databaseFromHms(a.database as ThriftStruct, this.now());
+        if (db.name.toLowerCase() === 'default' && this.defaultDatabaseLocation) db.locationUri = this.defaultDatabaseLocation;
         if (await c.getDatabase(db.name)) throw new HmsException('AlreadyExistsException', `Database ${db.name.toLowerCase()} already exists`);
         await this.checkLocation(db.locationUri, 'database', db.name);
         await c.createDatabase(db);
