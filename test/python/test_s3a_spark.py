@@ -430,6 +430,15 @@ print(spark.read.parquet("s3a://external-data/written").count(), spark.sparkCont
         assert external.get_object(Bucket=bucket, Key=key)['Body'].read().decode() == f'30 {moto_endpoint}\n'
         parts = [k for k in keys_under(external, 'external-data', 'written/') if k.endswith('.parquet')]
         assert parts, 'the parquet files are in the external store'
+        # A database without LOCATION is under the workgroup's output location in the external store, and the
+        # metastore deletes a dropped managed table's objects there (docs/catalog.md).
+        table = 'spark/spark-warehouse/ext_lake.db/t/'
+        calc = run(athena, session_id, 'spark.sql("CREATE DATABASE ext_lake")\nspark.range(5).write.saveAsTable("ext_lake.t")', timeout=S3A_CALCULATION_TIMEOUT_S)
+        assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+        assert [k for k in keys_under(external, 'owlet-results', table) if k.endswith('.parquet')]
+        calc = run(athena, session_id, 'spark.sql("DROP TABLE ext_lake.t")', timeout=S3A_CALCULATION_TIMEOUT_S)
+        assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+        assert keys_under(external, 'owlet-results', table) == []
         # Nothing of it went to Owlet's own store.
         with pytest.raises(ClientError):
             make_s3_client(server.endpoint).head_bucket(Bucket='external-data')
