@@ -70,6 +70,9 @@ export function externalStorePrefixes(settings: ExternalStoreSettings): PrefixSt
   const client = new S3Client({
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,
+    // The SDK waits forever by default; a session's DDL waits on these calls, so each attempt is bounded (the
+    // bounds the result store uses, src/results/s3-result-store.ts).
+    requestHandler: { connectionTimeout: 5_000, socketTimeout: 30_000 },
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
   });

@@ -132,7 +132,8 @@ sumAmountsDF.show(50)''',
 ]
 
 # The example notebook's catalog cells, after the cells above (spec: data-plane.md, steps 5 to 8), unchanged but for
-# YOUR_S3_BUCKET; the cleanup cell's code is not published, so it drops what the notebook made.
+# YOUR_S3_BUCKET; the cleanup cell's code is not published, so it drops what the notebook made and goes back to
+# `default` (the cells after it run in the same session).
 CATALOG_CELLS = [
     '''spark.sql("create database if not exists spark_demo_database")
 spark.sql("show databases").show()''',
@@ -141,6 +142,7 @@ taxi1_df.write.mode("overwrite").format("parquet").option("path","s3://owlet-s3a
     '''spark.sql("show tables").show()''',
     '''spark.sql("select * from select_taxi_table").show()''',
     '''spark.sql("drop table select_taxi_table")
+spark.sql("use default")
 spark.sql("drop database spark_demo_database")''',
 ]
 
