@@ -5,6 +5,7 @@
 // operation is timed inside the session, so the figure is the catalog's cost, not the API's.
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCalculationExecutionCommand, GetSessionStatusCommand, StartSessionCommand } from '@aws-sdk/client-athena';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { poll, runCalculation, sessionPollInterval } from './athena.js';
@@ -81,7 +82,9 @@ export async function catalogPartitions(options: Partial<CatalogPartitionsOption
   try {
     const [owletSession, memorySession] = await Promise.all([
       startSession(server, {}),
-      startSession(server, { 'spark.sql.catalogImplementation': 'in-memory' }),
+      // Its tables go to the server's warehouse on the local disk, where `default`'s tables of the catalog session
+      // go (docs/catalog.md), not to the workgroup's output location in the object store.
+      startSession(server, { 'spark.sql.catalogImplementation': 'in-memory', 'spark.sql.warehouse.dir': `file:${join(server.dataDir, 'warehouse')}` }),
     ]);
     const figures = { owlet: { write: [] as number[], show: [] as number[] }, inMemory: { write: [] as number[], show: [] as number[] } };
     for (let round = 0; round < opts.rounds; round++) {

@@ -45,6 +45,8 @@ import { openStateStore } from './store/open-state-store.js';
 import type { CatalogStore } from './catalog/catalog-store.js';
 import { HiveMetastoreService } from './catalog/hive-metastore/hive-metastore-service.js';
 import { sessionCatalogProperties } from './catalog/session-catalog.js';
+import { ensureOwnBucket, externalStorePrefixes, objectStorePrefixes } from './catalog/prefix-stores.js';
+import { TableDirectories } from './catalog/table-directories.js';
 import { type OpenedCatalogStore, openCatalogStore } from './catalog/open-catalog-store.js';
 import type { StateStore } from './store/state-store.js';
 
@@ -154,12 +156,26 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
   try {
     await seedFreshStore(store, config, now());
     if (!catalog) catalog = ownCatalog = await openCatalogStore({ url: config.stateStoreUrl, dataDir: config.dataDir });
-    metastore = new HiveMetastoreService({ catalog, log, now });
-    const metastorePort = await metastore.listen(readMetastorePort(config.dataDir));
-    writeFileSync(join(config.dataDir, METASTORE_PORT_FILE), `${metastorePort}\n`);
     objects = await openObjectStore({ dataDir: config.dataDir, stateStoreUrl: config.stateStoreUrl, now });
     await importResultFolders(objects, config.dataDir, log);
     const { resultsS3 } = config;
+    // The metastore makes and removes `s3://` locations in the data plane's store, where sessions' S3A writes.
+    const directories = new TableDirectories({
+      log,
+      s3: !resultsS3
+        ? objectStorePrefixes(objects)
+        : externalStorePrefixes({
+          ...(resultsS3.endpoint ? { endpoint: resultsS3.endpoint } : {}),
+          region: resultsS3.region,
+          forcePathStyle: resultsS3.forcePathStyle,
+          ...(resultsS3.accessKeyId && resultsS3.secretAccessKey
+            ? { credentials: { accessKeyId: resultsS3.accessKeyId, secretAccessKey: resultsS3.secretAccessKey } }
+            : {}),
+        }),
+    });
+    metastore = new HiveMetastoreService({ catalog, log, now, directories, defaultDatabaseLocation: config.catalogWarehouse });
+    const metastorePort = await metastore.listen(readMetastorePort(config.dataDir));
+    writeFileSync(join(config.dataDir, METASTORE_PORT_FILE), `${metastorePort}\n`);
     const results: ResultStore = !resultsS3
       ? new ObjectStoreResultStore(objects, join(config.dataDir, 'staging'))
       : new S3ResultStore({
@@ -244,13 +260,14 @@ export async function startOwlet(config: OwletConfig, options: StartOptions = {}
     // The Jupyter server's tokens are tied to the API's key pair (docs/jupyter.md).
     const tokens = new JupyterTokens([config.credentials], now);
     const liveCatalog = catalog;
+    const liveObjects = objects;
     const service = new JsonService(
       {
         ...workGroupHandlers({ store, now }),
         ...catalogHandlers(),
         ...dataCatalogHandlers({ catalog: liveCatalog, accountId: config.accountId }),
         ...taggingHandlers({ store, accountId: config.accountId }),
-        ...sessionHandlers({ store, sessions, spark }),
+        ...sessionHandlers({ store, sessions, spark, ...(resultsS3 ? {} : { prepareWarehouse: (location) => ensureOwnBucket(liveObjects, location) }) }),
         ...sessionEndpointHandlers({ sessions, connect, accountId: config.accountId }),
         ...notebookHandlers({ store, results, now, log }),
         ...presignedNotebookUrlHandlers({

@@ -16,6 +16,12 @@ import { ThriftCodec, type ThriftStruct } from '../src/catalog/hive-metastore/th
 import type { CatalogStore } from '../src/catalog/catalog-store.js';
 import { PostgresCatalogStore } from '../src/catalog/postgres-catalog-store.js';
 import { SqliteCatalogStore } from '../src/catalog/sqlite-catalog-store.js';
+import { objectStorePrefixes } from '../src/catalog/prefix-stores.js';
+import { TableDirectories } from '../src/catalog/table-directories.js';
+import { EmbeddedObjectStore } from '../src/objects/embedded-object-store.js';
+import { emptyMetadata } from '../src/objects/object-store.js';
+import { SqliteObjectIndex } from '../src/objects/sqlite-object-index.js';
+import { bodyOf } from './object-store-conformance.js';
 import { ThrowawayPostgres } from './support/postgres.js';
 
 const codec = new ThriftCodec(HMS_STRUCTS);
@@ -237,4 +243,94 @@ metastoreCases('PostgreSQL', async () => {
   postgres = await ThrowawayPostgres.start();
   await postgres.createDatabase('owlet');
   return PostgresCatalogStore.open({ url: await postgres.createSchema('owlet', 'hms') });
+});
+
+describe('Hive Metastore service with s3:// locations in Owlet\'s object store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'owlet-hms-s3-'));
+  let catalog: SqliteCatalogStore;
+  let objects: EmbeddedObjectStore;
+  let service: HiveMetastoreService;
+  let client: MetastoreClient;
+  const keys = async (prefix = ''): Promise<string[]> => (await objects.listObjects('lake', { prefix, maxKeys: 1000 })).objects.map((o) => o.key);
+  const put = (key: string) => objects.putObject('lake', key, bodyOf('x'), emptyMetadata());
+  const table = (name: string, location: string, external = false, partitionKeys: ThriftStruct[] = []) => ({
+    tableName: name,
+    dbName: 'lake',
+    sd: sd(location),
+    partitionKeys,
+    parameters: external ? { EXTERNAL: 'TRUE' } : {},
+    tableType: external ? 'EXTERNAL_TABLE' : 'MANAGED_TABLE',
+  });
+
+  before(async () => {
+    catalog = new SqliteCatalogStore({ path: join(dir, 'catalog.sqlite') });
+    objects = await EmbeddedObjectStore.open({ root: join(dir, 'objects'), index: new SqliteObjectIndex(join(dir, 'objects.sqlite')), sweepGraceMs: 0 });
+    await objects.createBucket('lake');
+    const log = pino({ level: 'silent' });
+    service = new HiveMetastoreService({
+      catalog,
+      log,
+      directories: new TableDirectories({ log, s3: objectStorePrefixes(objects) }),
+      defaultDatabaseLocation: 's3://lake/server-warehouse',
+    });
+    client = await MetastoreClient.open(await service.listen());
+  });
+  after(async () => {
+    client?.close();
+    await service?.close();
+    await objects?.close();
+    await catalog?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates a database at an s3 location without writing a marker, and refuses one in a missing bucket', async () => {
+    await client.call('create_database', { database: { name: 'lake', locationUri: 's3://lake/wh/lake.db', parameters: {} } });
+    assert.deepEqual(await keys(), [], 'an S3 "directory" is a prefix: nothing is written');
+    const refused = await client.call('create_database', { database: { name: 'nowhere', locationUri: 's3a://no-such-bucket/wh/nowhere.db', parameters: {} } });
+    assert.equal((refused.e3 as ThriftStruct).message, 'Unable to create database path s3a://no-such-bucket/wh/nowhere.db, failed to create database nowhere');
+    assert.ok((await client.call('get_database', { name: 'nowhere' })).e1, 'nothing is stored for a refused database');
+    const noTable = await client.call('create_table', { table: table('t', 's3://no-such-bucket/t') });
+    assert.equal((noTable.e3 as ThriftStruct).message, 's3://no-such-bucket/t is not a directory or unable to create one');
+  });
+
+  it('puts `default` at the server\'s warehouse whichever session\'s warehouse creates it', async () => {
+    await client.call('create_database', { database: { name: 'default', description: 'default database', locationUri: 's3://lake/team/spark-warehouse', parameters: {} } });
+    const got = (await client.call('get_database', { name: 'default' })).success as ThriftStruct;
+    assert.equal(got.locationUri, 's3://lake/server-warehouse');
+  });
+
+  it('drops a managed table\'s objects, and only those under its prefix; keeps an external table\'s', async () => {
+    await client.call('create_table', { table: table('orders', 's3://lake/wh/lake.db/orders') });
+    await client.call('create_table', { table: table('seen', 's3a://lake/raw/seen/', true) });
+    for (const key of ['wh/lake.db/orders/part-0.parquet', 'wh/lake.db/orders/_SUCCESS', 'wh/lake.db/orders2/keep.parquet', 'raw/seen/a.csv']) await put(key);
+    await client.call('drop_table', { dbName: 'lake', tableName: 'orders', deleteData: true });
+    await client.call('drop_table', { dbName: 'lake', tableName: 'seen', deleteData: true });
+    assert.deepEqual(await keys(), ['raw/seen/a.csv', 'wh/lake.db/orders2/keep.parquet']);
+  });
+
+  it('drops a managed partition\'s objects, moves a renamed managed table\'s, and empties a truncated one', async () => {
+    await client.call('create_table', { table: table('parts', 's3://lake/wh/lake.db/parts', false, [{ name: 'y', type: 'string' }]) });
+    const part = (y: string) => ({ values: [y], dbName: 'lake', tableName: 'parts', sd: sd(''), parameters: {} });
+    await client.call('add_partitions', { partitions: [part('2024'), part('2025')] });
+    await put('wh/lake.db/parts/y=2024/a.parquet');
+    await put('wh/lake.db/parts/y=2025/b.parquet');
+    await client.call('drop_partition', { dbName: 'lake', tableName: 'parts', values: ['2025'], deleteData: true });
+    assert.deepEqual(await keys('wh/lake.db/parts/'), ['wh/lake.db/parts/y=2024/a.parquet']);
+
+    const renamed = { ...table('moved', 's3://lake/wh/lake.db/parts', false, [{ name: 'y', type: 'string' }]) };
+    await client.call('alter_table', { dbName: 'lake', tableName: 'parts', table: renamed });
+    assert.deepEqual(await keys('wh/lake.db/'), ['wh/lake.db/moved/y=2024/a.parquet', 'wh/lake.db/orders2/keep.parquet']);
+    const moved = (await client.call('get_table', { dbName: 'lake', tableName: 'moved' })).success as ThriftStruct;
+    assert.equal((moved.sd as ThriftStruct).location, 's3://lake/wh/lake.db/moved');
+    const partition = (await client.call('get_partition', { dbName: 'lake', tableName: 'moved', values: ['2024'] })).success as ThriftStruct;
+    assert.equal((partition.sd as ThriftStruct).location, 's3://lake/wh/lake.db/moved/y=2024');
+
+    await client.call('truncate_table', { dbName: 'lake', tableName: 'moved' });
+    assert.deepEqual(await keys('wh/lake.db/moved/'), []);
+  });
+
+  it('removes a database\'s prefix with DROP DATABASE … CASCADE', async () => {
+    await client.call('drop_database', { name: 'lake', deleteData: true, cascade: true });
+    assert.deepEqual(await keys(), ['raw/seen/a.csv']);
+  });
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   type AthenaClient,
+  CreateWorkGroupCommand,
   GetSessionStatusCommand,
   StartSessionCommand,
   TerminateSessionCommand,
@@ -179,6 +180,29 @@ describe('warm pool', () => {
         assert.equal(started.State, 'IDLE', `cycle ${cycle} was cold`);
         await athena.send(new TerminateSessionCommand({ SessionId: started.SessionId! }));
       }
+    });
+  });
+
+  it('gives a pooled runner its session\'s warehouse: under the workgroup\'s output location, else the server\'s', async () => {
+    const engine = new FakeEngine();
+    await withOwlet(engine, { warmPoolSize: 1 }, async (owlet, athena) => {
+      await until(() => engine.runners.length === 1, 'a pooled runner');
+      await new Promise((resolve) => setImmediate(resolve));
+      const pooled = engine.runners[0]!;
+      // The seeded workgroup `spark` keeps results at s3://owlet-results/spark/.
+      const started = await athena.send(new StartSessionCommand({ WorkGroup: 'spark', EngineConfiguration: {} }));
+      assert.equal(started.State, 'IDLE');
+      assert.equal(pooled.configuredWith?.['spark.sql.warehouse.dir'], 's3://owlet-results/spark/spark-warehouse');
+      await athena.send(new TerminateSessionCommand({ SessionId: started.SessionId! }));
+
+      await athena.send(new CreateWorkGroupCommand({ Name: 'no-output', Configuration: { EngineVersion: { SelectedEngineVersion: 'PySpark engine version 3' }, ExecutionRole: 'arn:aws:iam::123456789012:role/spark' } }));
+      await until(() => live(engine).length === 1 && engine.runners.at(-1)!.driver !== undefined, 'a ready pooled runner');
+      await new Promise((resolve) => setImmediate(resolve));
+      const next = engine.runners.at(-1)!;
+      const plain = await athena.send(new StartSessionCommand({ WorkGroup: 'no-output', EngineConfiguration: {} }));
+      assert.equal(plain.State, 'IDLE');
+      assert.equal(next.configuredWith?.['spark.sql.warehouse.dir'], owlet.config.catalogWarehouse);
+      await athena.send(new TerminateSessionCommand({ SessionId: plain.SessionId! }));
     });
   });
 });

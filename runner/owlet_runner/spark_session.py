@@ -310,10 +310,12 @@ def apply_runtime_properties(
     (``spark.hadoop.*``, a catalog's, a library's own) goes into the session's SQL configuration without
     reaching whatever reads it at startup, so setting it would be the silent half-application this must avoid.
     When anything is refused, nothing stays applied, so the runner is as it was and can go back to the pool.
+    One static setting is taken: the warehouse directory (WAREHOUSE_KEY below).
     """
     refused: list[PropertyRefusal] = []
     settable: list[str] = []
     unchanged: set[str] = set()
+    warehouse: str | None = None
     for key, value in properties.items():
         try:
             modifiable = spark.conf.isModifiable(key)
@@ -325,6 +327,8 @@ def apply_runtime_properties(
             settable.append(key)
         elif current == value:
             unchanged.add(key)
+        elif key == WAREHOUSE_KEY:
+            warehouse = value
         else:
             refused.append(PropertyRefusal(key, _why_not_modifiable(spark, key)))
     if refused:
@@ -348,7 +352,26 @@ def apply_runtime_properties(
             except Exception:  # noqa: BLE001 - reported; the server stops a runner it cannot configure
                 log.warning("cannot restore %s after a refused configure", key, exc_info=True)
         return [], refused
+    if warehouse is not None:
+        _set_warehouse(spark, warehouse)
+        changed.append(WAREHOUSE_KEY)
     return [key for key in properties if key in unchanged or key in changed], []
+
+
+# Spark's warehouse directory is a static SQL configuration, but Spark reads it at start only to place the
+# `default` database, which the account's catalog already holds. A database created without LOCATION is placed
+# under it at each CREATE DATABASE: SessionCatalog qualifies the relative `<db>.db` against the session's SQL
+# configuration, and the v2 strategies and the sessions Spark Connect opens read the shared state's SparkConf
+# (apache/spark SessionCatalog.makeQualifiedDBObjectPath, DataSourceV2Strategy). A pooled runner that has run
+# nothing yet takes the session's warehouse (under its workgroup's output location, docs/catalog.md) by setting it
+# in both.
+WAREHOUSE_KEY = "spark.sql.warehouse.dir"
+
+
+def _set_warehouse(spark: SparkSession, warehouse: str) -> None:
+    jsession = spark._jsparkSession  # type: ignore[attr-defined]
+    jsession.sharedState().conf().set(WAREHOUSE_KEY, warehouse)
+    jsession.sessionState().conf().setConfString(WAREHOUSE_KEY, warehouse)
 
 
 def apply_hadoop_settings(spark: SparkSession, settings: dict[str, str]) -> None:

@@ -54,7 +54,7 @@ def test_a_static_property_is_refused_and_nothing_is_applied(runner: RunnerProce
             "sparkProperties": {
                 "spark.sql.shuffle.partitions": "7",
                 "spark.driver.memory": "2g",
-                "spark.sql.warehouse.dir": "/tmp/elsewhere",
+                "spark.sql.catalogImplementation": "in-memory",
                 "spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:1",
             },
         },
@@ -69,7 +69,7 @@ def test_a_static_property_is_refused_and_nothing_is_applied(runner: RunnerProce
                 "reason": "a Spark core setting: Spark reads it only when the driver starts",
             },
             {
-                "key": "spark.sql.warehouse.dir",
+                "key": "spark.sql.catalogImplementation",
                 "reason": "a static SQL configuration: Spark reads it only when the session starts",
             },
             {
@@ -108,14 +108,22 @@ def test_hadoop_settings_must_be_strings(runner: RunnerProcess) -> None:
     }
 
 
-def test_configure_applies_runtime_properties_and_gives_the_session(runner: RunnerProcess) -> None:
+def test_configure_applies_runtime_properties_and_gives_the_session(
+    runner: RunnerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The session's own warehouse (its workgroup's, docs/catalog.md): static in Spark, taken all the same.
+    warehouse = tmp_path_factory.mktemp("session-warehouse")
     answer = configure(
         runner,
         {
             "sessionId": SESSION_ID,
             "workGroup": "primary",
             # The runner was started with 1g: asking for the same value is no change, so it is not refused.
-            "sparkProperties": {"spark.sql.shuffle.partitions": 7, "spark.driver.memory": "1g"},
+            "sparkProperties": {
+                "spark.sql.shuffle.partitions": 7,
+                "spark.driver.memory": "1g",
+                "spark.sql.warehouse.dir": f"file:{warehouse}",
+            },
             # The session's S3 store and key pair, into the driver's Hadoop configuration.
             "hadoopSettings": {"fs.s3a.endpoint": "http://127.0.0.1:9", "fs.s3a.access.key": "OWLSPOOLEDTEST000001"},
         },
@@ -126,7 +134,7 @@ def test_configure_applies_runtime_properties_and_gives_the_session(runner: Runn
     assert answer == {
         "event": "configured",
         "sessionId": SESSION_ID,
-        "applied": ["spark.sql.shuffle.partitions", "spark.driver.memory"],
+        "applied": ["spark.sql.shuffle.partitions", "spark.driver.memory", "spark.sql.warehouse.dir"],
         "refused": [],
     }
     assert runner.client is not None
@@ -136,14 +144,22 @@ def test_configure_applies_runtime_properties_and_gives_the_session(runner: Runn
 
     calculation = runner.execute(
         "(spark.conf.get('spark.sql.shuffle.partitions'), spark.conf.get('spark.sql.ansi.enabled'),\n"
-        " sc.getLocalProperty('spark.job.description'), sc._jsc.hadoopConfiguration().get('fs.s3a.access.key'))"
+        " sc.getLocalProperty('spark.job.description'), sc._jsc.hadoopConfiguration().get('fs.s3a.access.key'),\n"
+        " spark.sql('create database pooled_probe').count(), spark.catalog.getDatabase('pooled_probe').locationUri)"
     )
     assert calculation.state == "COMPLETED", calculation.stderr
     description = f"calculation {calculation.finished['id']} of session {SESSION_ID}"
     # ANSI mode's default, restored: on since Spark 4, off on Spark 3.5.
     ansi_default = "false" if SPARK_VERSION.startswith("3.") else "true"
     assert calculation.result["outputs"] == [
-        {"data": {"text/plain": repr(("7", ansi_default, description, "OWLSPOOLEDTEST000001"))}, "lastExpression": True}
+        {
+            "data": {
+                "text/plain": repr(
+                    ("7", ansi_default, description, "OWLSPOOLEDTEST000001", 0, f"file:{warehouse}/pooled_probe.db")
+                )
+            },
+            "lastExpression": True,
+        }
     ]
 
 

@@ -7,6 +7,7 @@ import type {
   SessionState,
   SessionStatus,
 } from '../generated/athena-model.js';
+import { WAREHOUSE_PROPERTY, workGroupWarehouse } from '../catalog/session-catalog.js';
 import { ForwardToNode, InternalServerError, InvalidRequestError, ServiceError } from '../protocol/errors.js';
 import type { OperationHandlers } from '../protocol/json-service.js';
 import {
@@ -110,9 +111,14 @@ export interface SessionHandlerDeps {
   sessions: SessionManager;
   /** The server's Spark masters and cluster settings, which with a session's sizes make its Spark settings. */
   spark: SparkSettings;
+  /**
+   * Readies a session's warehouse location before the session starts (Owlet's own store makes the output
+   * location's bucket, as it does when it first writes results there).
+   */
+  prepareWarehouse?: (location: string) => Promise<void>;
 }
 
-export function sessionHandlers({ store, sessions, spark }: SessionHandlerDeps): OperationHandlers {
+export function sessionHandlers({ store, sessions, spark, prepareWarehouse }: SessionHandlerDeps): OperationHandlers {
   const idempotent = new IdempotentRequests(store);
 
   return {
@@ -142,7 +148,13 @@ export function sessionHandlers({ store, sessions, spark }: SessionHandlerDeps):
               `The SparkProperties turn on ${FORMAT_NAMES[missingFormat]}, which has no build for ${engineVersion} (Spark ${runtime.sparkVersion}). Choose another engine version for the workgroup, or remove these properties.`,
             );
           }
-          const launch = { ...sparkLaunch(spark, workGroupMaster(spark, wg), input.EngineConfiguration), runtime: runtime.id };
+          // Databases created without LOCATION go under the workgroup's output location, as on Athena; the
+          // session's own SparkProperties still win (docs/catalog.md, "Where tables go by default").
+          const warehouse = workGroupWarehouse(wg.Configuration.ResultConfiguration?.OutputLocation);
+          const catalogProperties = { ...spark.catalogProperties, ...warehouse };
+          const launch = { ...sparkLaunch({ ...spark, catalogProperties }, workGroupMaster(spark, wg), input.EngineConfiguration), runtime: runtime.id };
+          const sessionWarehouse = launch.sparkProperties[WAREHOUSE_PROPERTY];
+          if (sessionWarehouse !== undefined && sessionWarehouse === warehouse[WAREHOUSE_PROPERTY]) await prepareWarehouse?.(sessionWarehouse);
           const start = () => sessions.startSession({
             workGroup: wg.Name,
             engineVersion,

@@ -27,3 +27,19 @@ export function sessionCatalogProperties(settings: SessionCatalogSettings): Reco
     'spark.hadoop.hive.metastore.failure.retries': '1',
   };
 }
+
+/** The Spark property that says where a session's databases created without LOCATION go. */
+export const WAREHOUSE_PROPERTY = 'spark.sql.warehouse.dir';
+
+/**
+ * A session's warehouse when its workgroup has an output location: `<OutputLocation>/spark-warehouse`, so that
+ * `CREATE DATABASE d` lands at `<OutputLocation>/spark-warehouse/d.db`. Athena "creates a subdirectory in your
+ * workgroup location" for such a database (Athena user guide, notebooks-spark-known-issues); the subdirectory's
+ * name is not published, and Owlet takes Spark's own default name for a warehouse, which no session's result
+ * folder (`<OutputLocation>/<session id>/`) can be. Without an output location: nothing (the server's
+ * OWLET_CATALOG_WAREHOUSE stays).
+ */
+export function workGroupWarehouse(outputLocation: string | undefined): Record<string, string> {
+  if (!outputLocation) return {};
+  return { [WAREHOUSE_PROPERTY]: `${outputLocation.replace(/\/+$/, '')}/spark-warehouse` };
+}

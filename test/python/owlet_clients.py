@@ -53,6 +53,12 @@ def make_s3_client(endpoint: str, access_key_id: str = ACCESS_KEY_ID, secret_acc
     return make_boto3_client(endpoint, access_key_id, secret_access_key, service='s3', s3={'addressing_style': 'path'}, signature_version='s3v4', **config)
 
 
+def keys_under(s3, bucket: str, prefix: str) -> list[str]:
+    """Every key under `prefix` in `bucket`, through an S3 client's ListObjectsV2 pages."""
+    pages = s3.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix)
+    return [o['Key'] for page in pages for o in page.get('Contents', [])]
+
+
 def s3_object_text(endpoint: str, uri: str) -> str | None:
     """The object at an s3:// URI in the server's store as text, or None when there is none (yet)."""
     bucket, key = uri[len('s3://'):].split('/', 1)

@@ -9,6 +9,8 @@ from owlet_clients import make_boto3_client
 from spark_sessions import run, stdout_of, wait_session
 from throwaway_postgres import ThrowawayPostgres
 
+ROLE = 'arn:aws:iam::123456789012:role/OwletPytestRole'
+
 
 @pytest.fixture
 def postgres():
@@ -29,8 +31,12 @@ def test_two_nodes_on_one_postgres_share_the_catalog(owlet_servers, postgres, tm
     with owlet_servers.serving(owlet_servers.start(env)) as first, owlet_servers.serving(owlet_servers.start(env)) as second:
         athena1 = make_boto3_client(first.endpoint)
         athena2 = make_boto3_client(second.endpoint)
-        one = athena1.start_session(WorkGroup='spark', EngineConfiguration={})['SessionId']
-        two = athena2.start_session(WorkGroup='spark', EngineConfiguration={})['SessionId']
+        # A workgroup without an output location: its databases go to OWLET_CATALOG_WAREHOUSE, a directory both
+        # nodes see. (Under an output location they would be in each node's own object store, whose blob files
+        # these two nodes do not share; docs/object-store.md.)
+        athena1.create_work_group(Name='shared-catalog', Configuration={'EngineVersion': {'SelectedEngineVersion': 'PySpark engine version 3'}, 'ExecutionRole': ROLE})
+        one = athena1.start_session(WorkGroup='shared-catalog', EngineConfiguration={})['SessionId']
+        two = athena2.start_session(WorkGroup='shared-catalog', EngineConfiguration={})['SessionId']
         wait_session(athena1, one, ('IDLE',))
         wait_session(athena2, two, ('IDLE',))
         made = calc_json(first, athena1, one, '''

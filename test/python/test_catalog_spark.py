@@ -6,7 +6,7 @@ import json
 import signal
 import threading
 
-from owlet_clients import make_boto3_client
+from owlet_clients import keys_under, make_boto3_client, make_s3_client
 from spark_sessions import run, stdout_of, wait_session
 
 SETUP = '''
@@ -161,15 +161,19 @@ except Exception as error:
         assert outcomes[0].startswith('lost:') and 'already exists' in outcomes[0], outcomes
         assert calc_ok(first, athena, b, 'spark.range(3).write.insertInto("sales.race")\nprint(spark.table("sales.race").count())').strip().splitlines()[-1] == '3'
 
-        # DROP TABLE: a managed table's data goes, an external table's stays.
+        # DROP TABLE: a managed table's data goes, an external table's stays. `sales` was created without
+        # LOCATION, so it is under the workgroup's output location, in Owlet's store (docs/catalog.md).
+        s3 = make_s3_client(first.endpoint)
+        race = 'spark/spark-warehouse/sales.db/race/'
+        assert [k for k in keys_under(s3, 'owlet-results', race) if k.endswith('.parquet')]
         out = calc_ok(first, athena, b, '''
-import os
 loc = spark.sql("DESCRIBE EXTENDED sales.race").where("col_name = 'Location'").collect()[0][1]
 spark.sql("DROP TABLE sales.race")
 spark.sql("DROP TABLE sales.ext")
-print(os.path.exists(loc.replace('file:', '')), spark.catalog.tableExists("sales.race"))
+print(loc, spark.catalog.tableExists("sales.race"))
 ''')
-        assert out.strip().splitlines()[-1] == 'False False'
+        assert out.strip().splitlines()[-1] == f's3://owlet-results/{race.rstrip("/")} False'
+        assert keys_under(s3, 'owlet-results', race) == []
         assert any(external.iterdir()), 'the external table\'s data stays'
         calc_ok(first, athena, b, f'spark.sql("CREATE EXTERNAL TABLE sales.ext (id BIGINT, tag STRING) STORED AS TEXTFILE LOCATION \'file://{external}\'")')
         assert unserved_calls(first) == set()

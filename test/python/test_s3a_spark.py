@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from child_processes import die_with_parent
-from owlet_clients import ACCESS_KEY_ID, REGION, ROOT, SECRET_ACCESS_KEY, make_boto3_client, make_s3_client, run_aws_cli
+from owlet_clients import ACCESS_KEY_ID, REGION, ROOT, SECRET_ACCESS_KEY, keys_under, make_boto3_client, make_s3_client, run_aws_cli
 from spark_sessions import (
     SESSION_START_TIMEOUT_S,
     STATE_CHANGE_TIMEOUT_S,
@@ -88,11 +88,6 @@ def last_json(text: str) -> dict:
     return json.loads(text.strip().splitlines()[-1])
 
 
-def keys_under(s3, bucket: str, prefix: str) -> list[str]:
-    pages = s3.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix)
-    return [o['Key'] for page in pages for o in page.get('Contents', [])]
-
-
 def no_pending_uploads(s3, bucket: str) -> bool:
     return s3.list_multipart_uploads(Bucket=bucket).get('Uploads', []) == []
 
@@ -134,6 +129,21 @@ taxi1_df.show()''',
 
 sumAmountsDF = spark.sql("SELECT DOLocationID, sum(total_amount) as sum_total_amount FROM taxis where DOLocationID < 25 Group by DOLocationID ORDER BY DOLocationID")
 sumAmountsDF.show(50)''',
+]
+
+# The example notebook's catalog cells, after the cells above (spec: data-plane.md, steps 5 to 8), unchanged but for
+# YOUR_S3_BUCKET; the cleanup cell's code is not published, so it drops what the notebook made and goes back to
+# `default` (the cells after it run in the same session).
+CATALOG_CELLS = [
+    '''spark.sql("create database if not exists spark_demo_database")
+spark.sql("show databases").show()''',
+    '''spark.sql("use spark_demo_database")
+taxi1_df.write.mode("overwrite").format("parquet").option("path","s3://owlet-s3a-data/select_taxi").saveAsTable("select_taxi_table")''',
+    '''spark.sql("show tables").show()''',
+    '''spark.sql("select * from select_taxi_table").show()''',
+    '''spark.sql("drop table select_taxi_table")
+spark.sql("use default")
+spark.sql("drop database spark_demo_database")''',
 ]
 
 # Every format through every scheme: overwrite, append, overwrite; the counts after the append and at the end.
@@ -267,6 +277,21 @@ def test_session_code_reads_and_writes_s3_paths_with_a_key_pair_of_its_own(serve
     assert re.search(r'\|DOLocationID\|\s*sum_total_amount\|', outputs[3]), outputs[3]
     assert sum(1 for line in outputs[3].splitlines() if line.startswith('|') and line[1:].strip()[:1].isdigit()) == 24
 
+    # The notebook's catalog cells: its database lands under the workgroup's output location, its table is an
+    # external parquet table at s3://.../select_taxi, which stays when the table is dropped.
+    catalog_outputs = [printed(athena, server, session_id, cell) for cell in CATALOG_CELLS[:4]]
+    assert re.search(r'\|\s*spark_demo_database\s*\|', catalog_outputs[0]), catalog_outputs[0]
+    assert re.search(r'\|\s*spark_demo_database\s*\|\s*select_taxi_table\s*\|\s*false\s*\|', catalog_outputs[2]), catalog_outputs[2]
+    shown_rows = [line for line in catalog_outputs[3].splitlines() if re.match(r'^\|\s*\d', line)]
+    assert {tuple(int(v) for v in line.strip('|').split('|')): 1 for line in shown_rows} == {(v, p, n): 1 for (v, p), n in expected_groups(taxis).items()}
+    demo = last_json(printed(athena, server, session_id, '''import json
+print(json.dumps({"database": [r[1] for r in spark.sql("DESCRIBE DATABASE spark_demo_database").collect() if r[0] == "Location"][0],
+    "table": [r[1] for r in spark.sql("DESCRIBE TABLE EXTENDED select_taxi_table").collect() if r[0] == "Type"][0]}))'''))
+    assert demo == {'database': 's3://owlet-results/spark/spark-warehouse/spark_demo_database.db', 'table': 'EXTERNAL'}, demo
+    assert [k for k in keys_under(s3, DATA, 'select_taxi/') if k.endswith('.parquet')]
+    printed(athena, server, session_id, CATALOG_CELLS[4])
+    assert [k for k in keys_under(s3, DATA, 'select_taxi/') if k.endswith('.parquet')], 'an external table\'s data stays'
+
     # Every format, every scheme; each DataFrame write committed by S3A's magic committer.
     counts = last_json(printed(athena, server, session_id, FORMATS))
     assert counts == {case: [100, 50] for case in counts} and len(counts) == 9, counts
@@ -330,6 +355,16 @@ print(json.dumps({
     success = json.loads(s3.get_object(Bucket=DATA, Key='spark4/parquet/_SUCCESS')['Body'].read())
     assert success['committer'] == 'magic', success
     check_partition_overwrite(athena, server, s3, session_id, tmp_path, 'spark4/partitioned')
+
+    # A managed table on s3:// through the catalog: made, read, dropped with its objects (docs/catalog.md).
+    table = last_json(printed(athena, server, session_id, '''import json
+spark.sql("CREATE DATABASE spark4_lake LOCATION 's3://owlet-s3a-data/spark4/lake.db'")
+spark.range(7).selectExpr("id", "id % 3 AS k").write.partitionBy("k").saveAsTable("spark4_lake.t")
+print(json.dumps({"count": spark.table("spark4_lake.t").count(), "partitions": spark.sql("SHOW PARTITIONS spark4_lake.t").count()}))'''))
+    assert table == {'count': 7, 'partitions': 3}, table
+    assert [k for k in keys_under(s3, DATA, 'spark4/lake.db/t/') if k.endswith('.parquet')]
+    printed(athena, server, session_id, 'spark.sql("DROP TABLE spark4_lake.t")\nspark.sql("DROP DATABASE spark4_lake")')
+    assert keys_under(s3, DATA, 'spark4/lake.db/') == []
     assert no_pending_uploads(s3, DATA)
     athena.terminate_session(SessionId=session_id)
     wait_session(athena, session_id, ('TERMINATED',), timeout=STATE_CHANGE_TIMEOUT_S)
@@ -397,6 +432,15 @@ print(spark.read.parquet("s3a://external-data/written").count(), spark.sparkCont
         assert external.get_object(Bucket=bucket, Key=key)['Body'].read().decode() == f'30 {moto_endpoint}\n'
         parts = [k for k in keys_under(external, 'external-data', 'written/') if k.endswith('.parquet')]
         assert parts, 'the parquet files are in the external store'
+        # A database without LOCATION is under the workgroup's output location in the external store, and the
+        # metastore deletes a dropped managed table's objects there (docs/catalog.md).
+        table = 'spark/spark-warehouse/ext_lake.db/t/'
+        calc = run(athena, session_id, 'spark.sql("CREATE DATABASE ext_lake")\nspark.range(5).write.saveAsTable("ext_lake.t")', timeout=S3A_CALCULATION_TIMEOUT_S)
+        assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+        assert [k for k in keys_under(external, 'owlet-results', table) if k.endswith('.parquet')]
+        calc = run(athena, session_id, 'spark.sql("DROP TABLE ext_lake.t")', timeout=S3A_CALCULATION_TIMEOUT_S)
+        assert calc['Status']['State'] == 'COMPLETED', calc['Status']
+        assert keys_under(external, 'owlet-results', table) == []
         # Nothing of it went to Owlet's own store.
         with pytest.raises(ClientError):
             make_s3_client(server.endpoint).head_bucket(Bucket='external-data')

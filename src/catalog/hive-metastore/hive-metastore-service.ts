@@ -6,11 +6,9 @@
 //
 // Like a real metastore it owns the directories of what it manages: it creates a database's and a table's
 // directory and deletes a managed table's data when the table is dropped (Hive's HMSHandler does the same
-// through its Warehouse). It does so for `file:` locations; other schemes are left to the engine's file system
-// (docs/catalog.md).
-import { mkdir, rename, rm } from 'node:fs/promises';
+// through its Warehouse), for `file:` locations and for `s3://` ones in the data plane's store
+// (table-directories.ts, docs/catalog.md).
 import type { AddressInfo, Server } from 'node:net';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import thrift, { type TProtocol } from 'thrift';
 import {
@@ -23,6 +21,7 @@ import {
   CatalogVersionConflictError,
 } from '../catalog-store.js';
 import { catalogNamePattern } from '../sql-catalog-store.js';
+import { LocationUnavailableError, TableDirectories } from '../table-directories.js';
 import { HMS_METHODS, HMS_STRUCTS, type HmsExceptionName, type HmsMethod } from './hms-idl.js';
 import {
   databaseFromHms,
@@ -69,19 +68,20 @@ async function everything<T>(list: (after: string | undefined) => Promise<{ item
   return items;
 }
 
-/** A local directory for a `file:` URI (Hadoop writes `file:/a/b` as well as `file:///a/b`); else undefined. */
-export function localPath(location: string | undefined): string | undefined {
-  if (!location?.startsWith('file:')) return undefined;
-  const path = decodeURIComponent(location.slice('file:'.length).replace(/^\/+/, '/'));
-  return path.startsWith('/') ? path : undefined;
-}
-
 const isManaged = (t: CatalogTable): boolean => (t.tableType ?? 'MANAGED_TABLE') === 'MANAGED_TABLE' && t.parameters.EXTERNAL?.toUpperCase() !== 'TRUE';
 
 export interface HiveMetastoreOptions {
   catalog: CatalogStore;
   log: Logger;
   now?: () => number;
+  /** Where locations are made and removed; by default local directories only (no S3 store). */
+  directories?: TableDirectories;
+  /**
+   * The `default` database's location (the server's warehouse, OWLET_CATALOG_WAREHOUSE). Spark creates `default`
+   * when a session finds it missing, at that session's warehouse (SharedState); sessions' warehouses differ by
+   * workgroup, so the metastore puts it here whichever session comes first.
+   */
+  defaultDatabaseLocation?: string;
 }
 
 export class HiveMetastoreService {
@@ -89,6 +89,8 @@ export class HiveMetastoreService {
   private readonly catalog: CatalogStore;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly directories: TableDirectories;
+  private readonly defaultDatabaseLocation: string | undefined;
   private readonly handlers: Record<string, Handler>;
   private server: Server | undefined;
   /** Calls a session made that the service does not serve, by name (what a new Spark version may start to use). */
@@ -98,6 +100,8 @@ export class HiveMetastoreService {
     this.catalog = options.catalog;
     this.log = options.log.child({ component: 'hive-metastore' });
     this.now = options.now ?? Date.now;
+    this.directories = options.directories ?? new TableDirectories({ log: this.log });
+    this.defaultDatabaseLocation = options.defaultDatabaseLocation;
     this.handlers = this.buildHandlers();
   }
 
@@ -268,8 +272,9 @@ export class HiveMetastoreService {
       const db = await this.catalog.getDatabase(table.databaseName);
       if (db?.locationUri) table.storageDescriptor.location = `${db.locationUri.replace(/\/+$/, '')}/${table.name}`;
     }
+    if (table.tableType !== 'VIRTUAL_VIEW') await this.checkLocation(table.storageDescriptor.location, 'table');
     await this.catalog.createTable(table);
-    if (table.tableType !== 'VIRTUAL_VIEW') await this.makeDirectory(table.storageDescriptor.location);
+    if (table.tableType !== 'VIRTUAL_VIEW') await this.directories.make(table.storageDescriptor.location);
   }
 
   private async dropTable(args: Args): Promise<void> {
@@ -277,8 +282,8 @@ export class HiveMetastoreService {
     const partitions = table.partitionKeys.length > 0 ? await this.partitionsOf(table.databaseName, table.name) : [];
     await this.catalog.deleteTable(table.databaseName, table.name);
     if (args.deleteData && isManaged(table)) {
-      await this.removeDirectory(table.storageDescriptor.location);
-      for (const p of partitions) await this.removeDirectory(p.storageDescriptor.location);
+      await this.directories.remove(table.storageDescriptor.location);
+      for (const p of partitions) await this.directories.remove(p.storageDescriptor.location);
     }
   }
 
@@ -298,14 +303,7 @@ export class HiveMetastoreService {
         const newLocation = `${base(newDb.locationUri)}/${next.name}`;
         next.storageDescriptor.location = newLocation;
         const updated = await this.catalog.updateTable(current.databaseName, current.name, next, {});
-        const from = localPath(oldLocation);
-        const to = localPath(newLocation);
-        if (from && to) {
-          await mkdir(dirname(to), { recursive: true });
-          await rename(from, to).catch((error: NodeJS.ErrnoException) => {
-            if (error.code !== 'ENOENT') throw error;
-          });
-        }
+        await this.directories.move(oldLocation, newLocation);
         for (const p of await this.partitionsOf(updated.databaseName, updated.name)) {
           const location = p.storageDescriptor.location;
           if (location?.startsWith(`${oldLocation}/`)) {
@@ -336,7 +334,7 @@ export class HiveMetastoreService {
       }
     }
     await this.catalog.createPartitions(partitions, { ifNotExists });
-    for (const p of partitions) await this.makeDirectory(p.storageDescriptor.location);
+    for (const p of partitions) await this.directories.make(p.storageDescriptor.location);
     return partitions;
   }
 
@@ -345,7 +343,7 @@ export class HiveMetastoreService {
     const partition = await this.catalog.getPartition(table.databaseName, table.name, values);
     if (!partition) throw new HmsException('NoSuchObjectException', `partition values=${JSON.stringify(values)}`);
     await this.catalog.deletePartitions(table.databaseName, table.name, [values]);
-    if (deleteData && isManaged(table)) await this.removeDirectory(partition.storageDescriptor.location);
+    if (deleteData && isManaged(table)) await this.directories.remove(partition.storageDescriptor.location);
     return true;
   }
 
@@ -359,15 +357,22 @@ export class HiveMetastoreService {
     });
   }
 
-  private async makeDirectory(location: string | undefined): Promise<void> {
-    const path = localPath(location);
-    if (path) await mkdir(path, { recursive: true });
-  }
-
-  private async removeDirectory(location: string | undefined): Promise<void> {
-    const path = localPath(location);
-    if (path) await rm(path, { recursive: true, force: true });
-    else if (location) this.log.info({ location }, 'a dropped managed table\'s data outside the local file system is left to the engine');
+  /**
+   * Refuses a location that cannot exist (an S3 location in a bucket the store does not have) before anything
+   * is stored, in the words of Hive 2.3's HMSHandler (create_database_core, create_table_core), whose
+   * Warehouse.mkdirs fails there.
+   */
+  private async checkLocation(location: string | undefined, what: 'database' | 'table', name?: string): Promise<void> {
+    try {
+      await this.directories.check(location);
+    } catch (error) {
+      if (!(error instanceof LocationUnavailableError)) throw error;
+      this.log.info({ location, reason: error.message }, 'a location refused');
+      throw new HmsException(
+        'MetaException',
+        what === 'database' ? `Unable to create database path ${String(location)}, failed to create database ${String(name)}` : `${String(location)} is not a directory or unable to create one`,
+      );
+    }
   }
 
   private buildHandlers(): Record<string, Handler> {
@@ -383,8 +388,11 @@ export class HiveMetastoreService {
 
       create_database: async (a) => {
         const db = databaseFromHms(a.database as ThriftStruct, this.now());
+        if (db.name.toLowerCase() === 'default' && this.defaultDatabaseLocation) db.locationUri = this.defaultDatabaseLocation;
+        if (await c.getDatabase(db.name)) throw new HmsException('AlreadyExistsException', `Database ${db.name.toLowerCase()} already exists`);
+        await this.checkLocation(db.locationUri, 'database', db.name);
         await c.createDatabase(db);
-        await this.makeDirectory(db.locationUri);
+        await this.directories.make(db.locationUri);
       },
       get_database: async (a) => {
         const db = await c.getDatabase(String(a.name));
@@ -400,10 +408,10 @@ export class HiveMetastoreService {
         await c.deleteDatabase(db.name, { cascade: Boolean(a.cascade) });
         if (a.deleteData) {
           for (const t of tables.filter(isManaged)) {
-            await this.removeDirectory(t.storageDescriptor.location);
-            for (const p of partitions.get(t.name) ?? []) await this.removeDirectory(p.storageDescriptor.location);
+            await this.directories.remove(t.storageDescriptor.location);
+            for (const p of partitions.get(t.name) ?? []) await this.directories.remove(p.storageDescriptor.location);
           }
-          await this.removeDirectory(db.locationUri);
+          await this.directories.remove(db.locationUri);
         }
       },
       get_databases: async (a) => {
@@ -429,11 +437,7 @@ export class HiveMetastoreService {
       drop_table_with_environment_context: (a) => this.dropTable(a),
       truncate_table: async (a) => {
         const t = await this.requireTable(a.dbName, a.tableName);
-        const path = localPath(t.storageDescriptor.location);
-        if (path) {
-          await rm(path, { recursive: true, force: true });
-          await mkdir(path, { recursive: true });
-        }
+        await this.directories.clear(t.storageDescriptor.location);
       },
       get_tables: async (a) => {
         const pattern = typeof a.pattern === 'string' && a.pattern !== '' ? a.pattern : '*';
