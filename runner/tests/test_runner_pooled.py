@@ -136,14 +136,16 @@ def test_configure_applies_runtime_properties_and_gives_the_session(runner: Runn
 
     calculation = runner.execute(
         "(spark.conf.get('spark.sql.shuffle.partitions'), spark.conf.get('spark.sql.ansi.enabled'),\n"
-        " sc.getLocalProperty('spark.job.description'), sc._jsc.hadoopConfiguration().get('fs.s3a.access.key'))"
+        " sc.getLocalProperty('spark.job.description'), sc._jsc.hadoopConfiguration().get('fs.s3a.access.key'),\n"
+        # In the driver's SparkConf too, which a cluster's executors fetch when they start.
+        " sc._jsc.sc().conf().get('spark.hadoop.fs.s3a.access.key'), sc.getConf().get('spark.hadoop.fs.s3a.endpoint'))"
     )
     assert calculation.state == "COMPLETED", calculation.stderr
     description = f"calculation {calculation.finished['id']} of session {SESSION_ID}"
     # ANSI mode's default, restored: on since Spark 4, off on Spark 3.5.
     ansi_default = "false" if SPARK_VERSION.startswith("3.") else "true"
     assert calculation.result["outputs"] == [
-        {"data": {"text/plain": repr(("7", ansi_default, description, "OWLSPOOLEDTEST000001"))}, "lastExpression": True}
+        {"data": {"text/plain": repr(("7", ansi_default, description, "OWLSPOOLEDTEST000001", "OWLSPOOLEDTEST000001", "http://127.0.0.1:9"))}, "lastExpression": True}
     ]
 
 
