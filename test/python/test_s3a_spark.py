@@ -4,8 +4,10 @@
 # sc.addPyFile, sc.addFile and ADD JAR from s3://; what boto3 and pyarrow wrote read by Spark and what Spark wrote
 # read by them; the session's own key pair (the API's secret nowhere in what session code can read, the key
 # refused once the session ends); the data plane pointed at an external S3-compatible server (moto's, started
-# here); a server SIGKILLed during a Spark write; and a smoke run on the Spark 4.1 engine. Sessions are few: most
-# cases run in one session, the warm pool's, so that the hand-over of a pooled runner is what is tested.
+# here); a server SIGKILLed during a Spark write, once with S3A's retries outlasting the restart and once with
+# the write made to fail while the server is down (on both engines); and a smoke run on the Spark 4.1 engine.
+# Sessions are few: most cases run in one session, the warm pool's, so that the hand-over of a pooled runner is
+# what is tested.
 import datetime
 import json
 import os
