@@ -375,14 +375,26 @@ def _set_warehouse(spark: SparkSession, warehouse: str) -> None:
 
 
 def apply_hadoop_settings(spark: SparkSession, settings: dict[str, str]) -> None:
-    """Sets `settings` in the driver's Hadoop configuration: a pooled runner's S3 store and key pair, given when
-    it gets its session (``configure``). File systems read it when they start, and none of S3A's has started in
-    a pooled runner; jobs carry the driver's Hadoop configuration to their tasks."""
+    """Sets `settings` where a session started with them as ``spark.hadoop.*`` properties would have them: a
+    pooled runner's S3 store and key pair, given when it gets its session (``configure``).
+
+    - The driver's Hadoop configuration. File systems read it when they start, and none of S3A's has started
+      in a pooled runner; jobs carry it to their tasks.
+    - ``spark.hadoop.<key>`` in the driver's live SparkConf (``SparkContext.conf``, not the copy ``getConf``
+      returns), for the executors of a cluster. An executor builds its own Hadoop configuration, which
+      ``sc.addFile`` / ``sc.addPyFile`` downloads use, from the SparkConf it fetches from the driver when it
+      starts, and the driver's scheduler backend reads that SparkConf once, when the first executor asks
+      (``sparkProperties``, a lazy val of ``CoarseGrainedSchedulerBackend.DriverEndpoint`` in Spark 3.5 and
+      4.1). A pooled runner has had no executor yet (dynamic allocation starts from none, docs/cluster.md),
+      so every executor of its session gets the settings."""
     if not settings:
         return
-    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    context = spark.sparkContext._jsc  # type: ignore[union-attr]
+    hadoop_conf = context.hadoopConfiguration()
+    spark_conf = context.sc().conf()
     for key, value in settings.items():
         hadoop_conf.set(key, value)
+        spark_conf.set(f"spark.hadoop.{key}", value)
 
 
 def _session_settings(spark: SparkSession) -> dict[str, str]:

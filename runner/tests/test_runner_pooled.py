@@ -145,6 +145,8 @@ def test_configure_applies_runtime_properties_and_gives_the_session(
     calculation = runner.execute(
         "(spark.conf.get('spark.sql.shuffle.partitions'), spark.conf.get('spark.sql.ansi.enabled'),\n"
         " sc.getLocalProperty('spark.job.description'), sc._jsc.hadoopConfiguration().get('fs.s3a.access.key'),\n"
+        # In the driver's SparkConf too, which a cluster's executors fetch when they start.
+        " sc._jsc.sc().conf().get('spark.hadoop.fs.s3a.access.key'), sc.getConf().get('spark.hadoop.fs.s3a.endpoint'),\n"
         " spark.sql('create database pooled_probe').count(), spark.catalog.getDatabase('pooled_probe').locationUri)"
     )
     assert calculation.state == "COMPLETED", calculation.stderr
@@ -155,7 +157,16 @@ def test_configure_applies_runtime_properties_and_gives_the_session(
         {
             "data": {
                 "text/plain": repr(
-                    ("7", ansi_default, description, "OWLSPOOLEDTEST000001", 0, f"file:{warehouse}/pooled_probe.db")
+                    (
+                        "7",
+                        ansi_default,
+                        description,
+                        "OWLSPOOLEDTEST000001",
+                        "OWLSPOOLEDTEST000001",
+                        "http://127.0.0.1:9",
+                        0,
+                        f"file:{warehouse}/pooled_probe.db",
+                    )
                 )
             },
             "lastExpression": True,

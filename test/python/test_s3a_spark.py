@@ -4,8 +4,10 @@
 # sc.addPyFile, sc.addFile and ADD JAR from s3://; what boto3 and pyarrow wrote read by Spark and what Spark wrote
 # read by them; the session's own key pair (the API's secret nowhere in what session code can read, the key
 # refused once the session ends); the data plane pointed at an external S3-compatible server (moto's, started
-# here); a server SIGKILLed during a Spark write; and a smoke run on the Spark 4.1 engine. Sessions are few: most
-# cases run in one session, the warm pool's, so that the hand-over of a pooled runner is what is tested.
+# here); a server SIGKILLed during a Spark write, once with S3A's retries outlasting the restart and once with
+# the write made to fail while the server is down (on both engines); and a smoke run on the Spark 4.1 engine.
+# Sessions are few: most cases run in one session, the warm pool's, so that the hand-over of a pooled runner is
+# what is tested.
 import datetime
 import json
 import os
@@ -506,6 +508,146 @@ def test_a_server_killed_during_a_spark_write_leaves_nothing_partial(owlet_serve
         assert s3.get_object(Bucket=DATA, Key='after-restart.txt')['Body'].read() == b'ok'
         after = run(athena, session_id, 'print(spark.range(5).count())')
         assert after['Status']['State'] == 'COMPLETED' and stdout_of(second, after) == '5\n'
+        athena.terminate_session(SessionId=session_id)
+        wait_session(athena, session_id, ('TERMINATED',), timeout=STATE_CHANGE_TIMEOUT_S)
+    finally:
+        owlet_servers.stop(second)
+
+
+# The other branch, made certain: S3A gives up at once (one SDK attempt, one S3A retry, 100 ms apart; names
+# that Hadoop 3.3.4 and 3.4.2 both define in org.apache.hadoop.fs.s3a.Constants) and the server stays down until
+# the write has failed. The path first holds OLD_ROWS rows; the overwrite's last task waits at a gate (a file the
+# test creates) until the server is gone, so that every other task has written its file (an upload left
+# uncompleted by the magic committer) before the kill, whatever order the tasks run in. GATE comes first.
+FAILS_FAST = {
+    'spark.hadoop.fs.s3a.attempts.maximum': '1',
+    'spark.hadoop.fs.s3a.retry.limit': '1',
+    'spark.hadoop.fs.s3a.retry.interval': '100ms',
+}
+OLD_ROWS = 10
+GATED_PARTITIONS = 4
+GATED_OVERWRITE = '''
+import os, time
+spark.range(OLD_ROWS).selectExpr("id", "'old' AS digest").write.mode("overwrite").parquet("s3://owlet-s3a-data/crash-failed/table")
+
+def last_waits(index, rows):
+    if index == PARTITIONS - 1:
+        open(os.path.join(GATE, "waiting"), "w").close()
+        while not os.path.exists(os.path.join(GATE, "open")):
+            time.sleep(0.2)
+    return rows
+
+rows = spark.range(0, 40_000, numPartitions=PARTITIONS).selectExpr("id", "sha2(cast(id as string), 256) AS digest")
+gated = spark.createDataFrame(rows.rdd.mapPartitionsWithIndex(last_waits), rows.schema)
+gated.write.mode("overwrite").parquet("s3://owlet-s3a-data/crash-failed/table")
+'''
+# What a reader of the path finds, in the same session once the server is back (a schema given, so that a
+# directory with no data files reads as no rows rather than failing to infer one).
+READ_AFTER_FAILURE = '''
+try:
+    print("rows", spark.read.schema("id BIGINT, digest STRING").parquet("s3://owlet-s3a-data/crash-failed/table").count())
+except Exception as error:
+    print("unreadable", type(error).__name__, str(error).splitlines()[0][:300])
+'''
+REWRITE_AFTER_FAILURE = '''
+spark.range(1000).selectExpr("id", "'new' AS digest").write.mode("overwrite").parquet("s3://owlet-s3a-data/crash-failed/table")
+print(spark.read.parquet("s3://owlet-s3a-data/crash-failed/table").count())
+'''
+
+
+def listed_data_files(keys: list[str], prefix: str) -> list[str]:
+    """The files under `prefix` that Spark and Hive list as data: none of their path names starts with `_` or
+    `.` (HadoopFSUtils's filter), which hides `_SUCCESS` and the magic committer's `__magic` directories; and
+    not directory markers (empty objects ending in `/`, which Hadoop 3.4's S3A keeps by default)."""
+    return [
+        k for k in keys if not k.endswith('/') and not any(part[:1] in ('_', '.') for part in k[len(prefix):].split('/'))
+    ]
+
+
+def calculation_status_file(root: Path, calc_id: str) -> dict | None:
+    """The outcome the runner leaves in the calculation's directory (status.json) when it ends, server or not."""
+    for path in root.rglob('status.json'):
+        if path.parent.name == calc_id:
+            return json.loads(path.read_text())
+    return None
+
+
+@pytest.mark.parametrize('engine', ['spark-3.5', 'spark-4.1'])
+def test_a_spark_write_that_fails_while_the_server_is_down_leaves_nothing_partial(owlet_servers, tmp_path, engine):
+    keep_sessions = {'OWLET_TERMINATE_SESSIONS_ON_EXIT': 'false'}
+    port = free_port()
+    first = owlet_servers.start(keep_sessions, port=port)
+    root = first.root
+    athena = make_boto3_client(first.endpoint)
+    s3 = make_s3_client(first.endpoint)
+    s3.create_bucket(Bucket=DATA)
+    work_group = 'spark'
+    if engine == 'spark-4.1':
+        work_group = 's3a-crash-spark4'
+        athena.create_work_group(Name=work_group, Configuration={'EngineVersion': {'SelectedEngineVersion': SPARK_4}, 'ExecutionRole': ROLE})
+    session_id = athena.start_session(WorkGroup=work_group, EngineConfiguration={'SparkProperties': FAILS_FAST})['SessionId']
+    status = wait_session(athena, session_id, ('IDLE', 'FAILED'))
+    assert status['State'] == 'IDLE', status
+    code = f'GATE = "{tmp_path}"\nOLD_ROWS = {OLD_ROWS}\nPARTITIONS = {GATED_PARTITIONS}\n' + GATED_OVERWRITE
+    calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
+    # Every task but the gated one has committed (the magic committer's task commit PUTs a .pendingset naming
+    # the task's uploads, which it leaves uncompleted), and the gated one waits.
+    prefix = 'crash-failed/table/'
+    wait_for(
+        lambda: (tmp_path / 'waiting').exists()
+        and len([k for k in keys_under(s3, DATA, prefix) if k.endswith('.pendingset')]) == GATED_PARTITIONS - 1,
+        'the ungated tasks to commit and the last task to wait', S3A_CALCULATION_TIMEOUT_S,
+    )
+    pending_before = sorted(u['Key'] for u in s3.list_multipart_uploads(Bucket=DATA).get('Uploads', []))
+    assert len(pending_before) >= GATED_PARTITIONS - 1, pending_before
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=60)
+    first.stop()
+    (tmp_path / 'open').touch()
+    # The runner records the calculation's end in its directory while no server listens.
+    ended = wait_for(lambda: calculation_status_file(root, calc_id), 'the write to fail with the server down', S3A_CALCULATION_TIMEOUT_S)
+    assert ended['state'] == 'FAILED', ended
+    print(f'\nthe overwrite failed with the server down: {ended.get("reason")}')
+
+    second = owlet_servers.start(keep_sessions, root=root, port=port)
+    try:
+        athena = make_boto3_client(second.endpoint)
+        s3 = make_s3_client(second.endpoint)
+        calc = wait_for(
+            lambda: (c := athena.get_calculation_execution(CalculationExecutionId=calc_id))['Status']['State']
+            in ('COMPLETED', 'FAILED', 'CANCELED') and c,
+            'the server to take the calculation\'s outcome', STATE_CHANGE_TIMEOUT_S,
+        )
+        assert calc['Status']['State'] == 'FAILED', calc['Status']
+        # Nothing of the failed write is visible: no data file, no _SUCCESS. Spark's overwrite deleted the old
+        # rows before its job started (InsertIntoHadoopFsRelationCommand), so they are gone too, as they would
+        # be on S3 with any committer.
+        keys = keys_under(s3, DATA, prefix)
+        print(f'keys left under {prefix}: {keys}')
+        assert listed_data_files(keys, prefix) == [], keys
+        assert f'{prefix}_SUCCESS' not in keys
+        # The uploads the failed tasks started are still open (the job's abort could not reach the server) and
+        # invisible: no object at their keys.
+        left_open = s3.list_multipart_uploads(Bucket=DATA).get('Uploads', [])
+        print(f'uploads left open after the restart: {len(left_open)} (before the kill: {len(pending_before)})')
+        assert sorted(u['Key'] for u in left_open) == pending_before, (left_open, pending_before)
+        for upload in left_open:
+            with pytest.raises(ClientError) as missing:
+                s3.head_object(Bucket=DATA, Key=upload['Key'])
+            assert missing.value.response['Error']['Code'] == '404'
+        # The session lives on: a reader in it finds no rows (or no path, when nothing at all is left under it).
+        found = printed(athena, second, session_id, READ_AFTER_FAILURE).strip()
+        print(f'Spark reading the path after the failed overwrite: {found}')
+        if keys:
+            assert found == 'rows 0', found
+        else:
+            assert found.startswith('unreadable AnalysisException'), found
+        # The next write of the path succeeds, and its job's cleanup aborts the uploads under it that the failed
+        # job left open (fs.s3a.committer.abort.pending.uploads: true in the core-default.xml of Hadoop 3.3.4 and
+        # of 3.4.2; 3.4.2's Constants fallback is false, but core-default.xml wins).
+        assert printed(athena, second, session_id, REWRITE_AFTER_FAILURE).strip() == '1000'
+        assert no_pending_uploads(s3, DATA), s3.list_multipart_uploads(Bucket=DATA)['Uploads']
+        assert not [k for k in keys_under(s3, DATA, prefix) if '__magic' in k]
         athena.terminate_session(SessionId=session_id)
         wait_session(athena, session_id, ('TERMINATED',), timeout=STATE_CHANGE_TIMEOUT_S)
     finally:

@@ -1,14 +1,18 @@
 # Sessions on a real Spark standalone cluster (a master and a worker from the installed PySpark, on 127.0.0.1),
 # through boto3: the session's driver runs in its runner and its tasks on the worker's executors, sized from
 # the session's DPUs; ListExecutors shows those executors while they run and TERMINATED once dynamic
-# allocation has given them back. Every process the test starts is stopped by its pid.
+# allocation has given them back. Sessions on the cluster, pooled and cold, read and write s3:// paths of
+# Owlet's store from the executors, with the session's own key pair (docs/s3.md). Every process the test
+# starts is stopped by its pid.
+import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
-from owlet_clients import make_boto3_client
+from owlet_clients import make_boto3_client, make_s3_client
 from spark_cluster import start_standalone_cluster
-from spark_sessions import run, stdout_of, wait_for, wait_session
+from spark_sessions import SESSION_START_TIMEOUT_S, ready_pooled_runner, run, stdout_of, wait_for, wait_session
 
 # Small DPUs, so that an executor fits the test worker (2 cores, 2 GiB): 1 core, a 640m heap.
 CLUSTER_ENV = {
@@ -21,13 +25,16 @@ CLUSTER_ENV = {
 }
 # An executor is a JVM started by the worker once a job needs it.
 EXECUTOR_TIMEOUT_S = 90
+# A first S3A use starts its classes and the AWS SDK's, in the driver and in a new executor: minutes on a
+# loaded 2-core machine.
+S3_CALCULATION_TIMEOUT_S = 900
 
-# Which executor ran each task: a Python worker descends from its executor's JVM, whose command line names it.
-WHERE_TASKS_RAN = r'''
-import os, time
+# Which executor runs the calling task: a Python worker descends from its executor's JVM, whose command line
+# names it.
+EXECUTOR_OF = r'''
+import os
 
-def executor_of(_):
-    time.sleep(2)
+def executor_of(_=None):
     pid = os.getpid()
     while pid > 1:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -37,8 +44,15 @@ def executor_of(_):
         with open(f"/proc/{pid}/stat") as f:
             pid = int(f.read().rsplit(")", 1)[1].split()[1])
     return "not on an executor", os.getpid()
+'''
+WHERE_TASKS_RAN = EXECUTOR_OF + r'''
+import time
 
-print(sorted(set(sc.parallelize(range(4), 4).map(executor_of).collect())))
+def slowly(_):
+    time.sleep(2)
+    return executor_of()
+
+print(sorted(set(sc.parallelize(range(4), 4).map(slowly).collect())))
 '''
 
 
@@ -129,6 +143,109 @@ def test_a_session_runs_its_tasks_on_the_workers_executors_which_come_and_go(clu
         wait_session(athena, session_id, ('TERMINATED',), timeout=60)
         # The driver left the master with its session.
         wait_for(lambda: cluster.state()['activeapps'] == [], 'the application to end at the master', 30)
+    finally:
+        owlet_servers.stop(server)
+    assert server.error_logs() == [], 'the server logged errors'
+
+
+DATA = 'owlet-cluster-data'
+# S3 work whose tasks run on the cluster's executors, each recording the executor it ran on: a parquet write (a
+# UDF in the written rows names the executor that wrote them) read back, sc.textFile, and a file of sc.addFile
+# and a module of sc.addPyFile from s3:// used inside a task, which the executor downloads through its own Hadoop
+# configuration (built from the SparkConf it fetched from the driver when it started). PREFIX comes first.
+S3_ON_EXECUTORS = EXECUTOR_OF + r'''
+import json
+from pyspark.sql.functions import udf
+
+base = "s3://owlet-cluster-data/" + PREFIX
+on_executor = udf(lambda: executor_of()[0])
+(spark.range(100, numPartitions=2).selectExpr("id", "id * id AS square").withColumn("executor", on_executor())
+    .write.mode("overwrite").parquet(base + "/squares"))
+back = spark.read.parquet(base + "/squares")
+lines = sc.textFile("s3a://owlet-cluster-data/inputs/lines.txt", 2).map(lambda line: [executor_of()[0], line]).collect()
+sc.addFile("s3://owlet-cluster-data/inputs/greeting.txt")
+sc.addPyFile("s3n://owlet-cluster-data/inputs/owlet_cluster_module.py")
+in_task = sc.parallelize([0], 1).map(lambda _: [
+    executor_of()[0],
+    open(__import__("pyspark").SparkFiles.get("greeting.txt")).read(),
+    __import__("owlet_cluster_module").ANSWER,
+]).collect()
+hadoop = sc._jsc.hadoopConfiguration()
+print(json.dumps({
+    "rows": back.count(),
+    "sum": back.agg({"square": "sum"}).first()[0],
+    "writers": sorted(r.executor for r in back.select("executor").distinct().collect()),
+    "lines": lines,
+    "inTask": in_task,
+    "key": [hadoop.get("fs.s3a.access.key"), hadoop.get("fs.s3a.secret.key")],
+}))
+'''
+
+
+def check_s3_on_executors(athena, server, s3, session_id: str, prefix: str) -> tuple[str, str]:
+    """Runs S3_ON_EXECUTORS in the session; returns the session's key pair."""
+    calc = run(athena, session_id, f'PREFIX = "{prefix}"\n' + S3_ON_EXECUTORS, timeout=S3_CALCULATION_TIMEOUT_S)
+    output = stdout_of(server, calc)
+    assert calc['Status']['State'] == 'COMPLETED', (calc['Status'], output)
+    facts = json.loads(output.strip().splitlines()[-1])
+    executor_ids = {e['ExecutorId'] for e in workers(athena, session_id)}
+    assert facts['rows'] == 100 and facts['sum'] == sum(i * i for i in range(100)), facts
+    assert facts['writers'] and set(facts['writers']) <= executor_ids, (facts['writers'], executor_ids)
+    assert sorted(line for _, line in facts['lines']) == ['first', 'second', 'third'], facts['lines']
+    assert {where for where, _ in facts['lines']} <= executor_ids, facts['lines']
+    [[where, greeting, answer]] = facts['inTask']
+    assert where in executor_ids and greeting == 'hello from the store' and answer == 42, facts['inTask']
+    written = [o['Key'] for o in s3.list_objects_v2(Bucket=DATA, Prefix=f'{prefix}/squares/').get('Contents', [])]
+    assert f'{prefix}/squares/_SUCCESS' in written, written
+    success = json.loads(s3.get_object(Bucket=DATA, Key=f'{prefix}/squares/_SUCCESS')['Body'].read())
+    assert success['committer'] == 'magic', success
+    access_key, secret_key = facts['key']
+    assert access_key.startswith('OWLS'), access_key
+    return access_key, secret_key
+
+
+def end_session_and_check_its_key_refused(athena, server, session_id: str, key_pair: tuple[str, str]) -> None:
+    session_s3 = make_s3_client(server.endpoint, *key_pair)
+    assert session_s3.get_object(Bucket=DATA, Key='inputs/greeting.txt')['Body'].read() == b'hello from the store'
+    athena.terminate_session(SessionId=session_id)
+    wait_session(athena, session_id, ('TERMINATED',), timeout=120)
+    with pytest.raises(ClientError) as refused:
+        session_s3.get_object(Bucket=DATA, Key='inputs/greeting.txt')
+    assert refused.value.response['Error']['Code'] == 'InvalidAccessKeyId'
+
+
+def test_pooled_and_cold_sessions_on_the_cluster_read_and_write_s3_on_the_executors(cluster, owlet_servers):
+    # One pooled runner: it starts with Athena's default sizes, so a session asking for those takes it and gets
+    # its store and key pair at hand-over; a session with other sizes starts cold (docs/cluster.md).
+    server = owlet_servers.start({'OWLET_SPARK_MASTER': cluster.master_url, **CLUSTER_ENV, 'OWLET_WARM_POOL_SIZE': '1'})
+    try:
+        athena = make_boto3_client(server.endpoint)
+        s3 = make_s3_client(server.endpoint)
+        s3.create_bucket(Bucket=DATA)
+        s3.put_object(Bucket=DATA, Key='inputs/lines.txt', Body=b'first\nsecond\nthird\n')
+        s3.put_object(Bucket=DATA, Key='inputs/greeting.txt', Body=b'hello from the store')
+        s3.put_object(Bucket=DATA, Key='inputs/owlet_cluster_module.py', Body=b'ANSWER = 42\n')
+
+        wait_for(lambda: ready_pooled_runner(server.root), 'a ready pooled runner', SESSION_START_TIMEOUT_S)
+        pooled = athena.start_session(WorkGroup='spark', EngineConfiguration={})['SessionId']
+        status = wait_session(athena, pooled, ('IDLE', 'FAILED'))
+        assert status['State'] == 'IDLE', status
+        # A session given a pooled runner has its directory linked to the runner's (session-manager.ts, adopt).
+        assert (server.root / 'data' / 'sessions' / pooled).is_symlink(), 'the session should have come from the warm pool'
+        # The pooled runner has had no executor before its hand-over.
+        assert workers(athena, pooled) == []
+        pooled_key = check_s3_on_executors(athena, server, s3, pooled, 'pooled')
+        end_session_and_check_its_key_refused(athena, server, pooled, pooled_key)
+
+        cold = athena.start_session(
+            WorkGroup='spark', EngineConfiguration={'CoordinatorDpuSize': 1, 'MaxConcurrentDpus': 2, 'DefaultExecutorDpuSize': 1}
+        )['SessionId']
+        status = wait_session(athena, cold, ('IDLE', 'FAILED'))
+        assert status['State'] == 'IDLE', status
+        assert not (server.root / 'data' / 'sessions' / cold).is_symlink(), 'the session should have started cold'
+        cold_key = check_s3_on_executors(athena, server, s3, cold, 'cold')
+        assert cold_key[0] != pooled_key[0]
+        end_session_and_check_its_key_refused(athena, server, cold, cold_key)
     finally:
         owlet_servers.stop(server)
     assert server.error_logs() == [], 'the server logged errors'
