@@ -16,6 +16,7 @@
 // reported too (the client's from process.cpuUsage, the servers' from /proc), which the load barely moves.
 //
 //   node dist/bench/object-store.js [--object-mib N] [--object-rounds N] [--keys N]
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -125,6 +126,27 @@ async function rawRequest(url: string, method: 'GET' | 'PUT', path: string, body
   });
 }
 
+/** Runs a program to its end with its output dropped (stdout is /dev/null); rejects when it fails. */
+function run(command: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
+/**
+ * curl signs requests with SigV4 itself from 7.75 on (`--aws-sigv4`, https://curl.se/docs/manpage.html#--aws-sigv4):
+ * a native client, whose reads are not node:http's 64 KiB ones. Undefined when the machine has no such curl.
+ */
+function curlArgs(url: string): string[] | undefined {
+  const version = spawnSync('curl', ['--version'], { encoding: 'utf8' });
+  const m = /^curl (\d+)\.(\d+)/.exec(version.stdout ?? '');
+  if (version.status !== 0 || !m || Number(m[1]) * 1000 + Number(m[2]) < 7075) return undefined;
+  const { accessKeyId, secretAccessKey } = CREDENTIALS;
+  return ['-sf', '-o', '/dev/null', '--aws-sigv4', `aws:amz:${REGION}:s3`, '--user', `${accessKeyId}:${secretAccessKey}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', url];
+}
+
 /** Wall time, and CPU time of this process and of the server processes named, of one piece of work. */
 interface Measured {
   ms: number;
@@ -199,6 +221,9 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
     const rawPut: Measured[] = [];
     const rawGet: Measured[] = [];
     const bareGet: Measured[] = [];
+    const curl = curlArgs(`${server.url}/big/raw.bin`);
+    const curlGet: Measured[] = [];
+    const catRead: Measured[] = [];
     const diskWrite: Measured[] = [];
     const diskRead: Measured[] = [];
     const loads: number[] = [];
@@ -220,10 +245,16 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
         }, server.pid),
       );
       diskRead.push(await measured(() => readFile(join(blobs, blob))));
+      if (curl) {
+        catRead.push(await measured(() => run('cat', [join(blobs, blob)])));
+        curlGet.push(await measured(() => run('curl', curl), server.pid));
+        catRead.push(await measured(() => run('cat', [join(blobs, blob)])));
+      }
       loads.push(Math.round(loadavg()[0]! * 100) / 100);
       const read = (diskRead.at(-1)!.ms + diskRead.at(-2)!.ms) / 2;
       progress(
         `  round ${round + 1} (load ${loads.at(-1)}): GET plain HTTP ${ms(rawGet.at(-1)!.ms)} (${(read / rawGet.at(-1)!.ms).toFixed(2)}x the disk read's ${ms(read)}; bare node:http ${ms(bareGet.at(-1)!.ms)}), ` +
+          (curl ? `curl ${ms(curlGet.at(-1)!.ms)} (cat ${ms((catRead.at(-1)!.ms + catRead.at(-2)!.ms) / 2)}), ` : '') +
           `SDK ${ms(get.at(-1)!.ms)}; PUT plain HTTP ${ms(rawPut.at(-1)!.ms)}, SDK ${ms(put.at(-1)!.ms)} (disk write ${ms(diskWrite.at(-1)!.ms)})`,
       );
     }
@@ -276,6 +307,15 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
         owlet: `${perGet(rawGet, 'Owlet')}; bare: ${perGet(bareGet, 'server')}`,
         baseline: `${ms(cpu(diskRead, 'clientCpuMs'))} reading the file`,
       },
+      ...(curl
+        ? [
+            {
+              figure: `GET of the ${mibs} MiB object with curl, a native client (\`--aws-sigv4\`)`,
+              owlet: `${rate(mibs, wall(curlGet))} (${(wall(catRead) / wall(curlGet)).toFixed(2)}x cat's read; Owlet's CPU ${ms(cpu(curlGet, 'serverCpuMs'))})`,
+              baseline: `${rate(mibs, wall(catRead))} \`cat\` of the object's file (median of ${catRead.length})`,
+            },
+          ]
+        : []),
       {
         figure: `GET of a ${mibs} MiB object with @aws-sdk/client-s3`,
         owlet: `${rate(mibs, getMs)} (${(readMs / getMs).toFixed(2)}x the disk's read; CPU ${perGet(get, 'Owlet')})`,
@@ -297,7 +337,7 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
         baseline: `${ms(readdirMs)} readdir of ${count(options.keys)} files`,
       },
     ];
-    const result = { benchmark: NAME, date: new Date().toISOString(), machine: machine(), options, seedMs, loads, put, get, rawPut, rawGet, bareGet, diskWrite, diskRead, listing, readdirs, rows };
+    const result = { benchmark: NAME, date: new Date().toISOString(), machine: machine(), options, seedMs, loads, put, get, rawPut, rawGet, bareGet, curlGet, catRead, diskWrite, diskRead, listing, readdirs, rows };
     return { ...result, file: saveJson(NAME, result) };
   } finally {
     s3.destroy();
