@@ -7,13 +7,23 @@
 //   starts, with an index whose commits are not synced (a seed that fails is thrown away).
 // The server is a separate `owlet server` process on 127.0.0.1; each figure is the median of --object-rounds.
 //
+// What makes the GET comparison fair: the disk baseline reads the very file the store serves (the object's
+// blob, found in the data directory), once before and once after the GETs of each round, so both sides read
+// the same bytes from the page cache (the blob was written moments before; 256 MiB is far below the
+// machine's memory); both sides are drained by the same process without keeping the chunks. A third reader,
+// a bare node:http server piping that file (bench/bare-file-server.ts), shows what the transport alone
+// allows. On a shared machine the wall times swing with the load, so the CPU time each side spends is
+// reported too (the client's from process.cpuUsage, the servers' from /proc), which the load barely moves.
+//
 //   node dist/bench/object-store.js [--object-mib N] [--object-rounds N] [--keys N]
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -21,7 +31,9 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { EmbeddedObjectStore } from '../src/objects/embedded-object-store.js';
 import { emptyMetadata } from '../src/objects/object-store.js';
 import { SqliteObjectIndex } from '../src/objects/sqlite-object-index.js';
-import { CREDENTIALS, REGION, startOwletServer, temporaryDataDir } from './owlet-server.js';
+import { CREDENTIALS, owletEnvironment, REGION, startOwletServer, temporaryDataDir } from './owlet-server.js';
+import { cpuMicros } from './proc.js';
+import { type ServerProcess, startServerProcess } from './processes.js';
 import { type BenchResult, count, machine, median, ms, type Row, runMain, saveJson } from './report.js';
 
 export const NAME = 'object-store';
@@ -44,6 +56,7 @@ export function parseObjectStoreOptions(argv: readonly string[]): ObjectStoreOpt
   };
 }
 
+const BARE_FILE_SERVER = fileURLToPath(new URL('./bare-file-server.js', import.meta.url));
 const BUCKET = 'bench';
 const PREFIX = 'many/';
 
@@ -67,6 +80,30 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _chunk of stream);
 }
 
+/** Reads a file through fs.createReadStream in 1 MiB reads, dropping each chunk as node:http's reader does. */
+function readFile(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    stream.on('data', () => {});
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+}
+
+/** A plain node:http GET of `path` whose body is dropped chunk by chunk, as fast as node:http reads it. */
+function plainGet(url: string, path: string, headers: Record<string, string | string[]> = {}): Promise<void> {
+  const target = new URL(url);
+  return new Promise<void>((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, method: 'GET', path, headers }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /**
  * A GET or PUT over plain node:http, signed with @smithy/signature-v4 (payload unsigned, no checksum): what the
  * store itself costs, without the SDK's own stream handling and the hashes it computes on the client's side.
@@ -77,6 +114,7 @@ async function rawRequest(url: string, method: 'GET' | 'PUT', path: string, body
   if (body) headers['content-length'] = String(body.length);
   const signer = new SignatureV4({ service: 's3', region: REGION, credentials: CREDENTIALS, sha256: Hash.bind(null, 'sha256'), uriEscapePath: false });
   const signed = await signer.sign({ method, protocol: 'http:', hostname: target.hostname, port: Number(target.port), path, headers, query: {} });
+  if (method === 'GET') return plainGet(url, path, signed.headers);
   await new Promise<void>((resolve, reject) => {
     const req = request({ host: target.hostname, port: target.port, method, path, headers: signed.headers }, (res) => {
       res.on('data', () => {});
@@ -86,6 +124,59 @@ async function rawRequest(url: string, method: 'GET' | 'PUT', path: string, body
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** Runs a program to its end with its output dropped (stdout is /dev/null); rejects when it fails. */
+function run(command: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
+/**
+ * curl signs requests with SigV4 itself from 7.75 on (`--aws-sigv4`, https://curl.se/docs/manpage.html#--aws-sigv4):
+ * a native client, whose reads are not node:http's 64 KiB ones. Undefined when the machine has no such curl.
+ */
+function curlArgs(url: string): string[] | undefined {
+  const version = spawnSync('curl', ['--version'], { encoding: 'utf8' });
+  const m = /^curl (\d+)\.(\d+)/.exec(version.stdout ?? '');
+  if (version.status !== 0 || !m || Number(m[1]) * 1000 + Number(m[2]) < 7075) return undefined;
+  const { accessKeyId, secretAccessKey } = CREDENTIALS;
+  return ['-sf', '-o', '/dev/null', '--aws-sigv4', `aws:amz:${REGION}:s3`, '--user', `${accessKeyId}:${secretAccessKey}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', url];
+}
+
+/** Wall time, and CPU time of this process and of the server processes named, of one piece of work. */
+interface Measured {
+  ms: number;
+  clientCpuMs: number;
+  serverCpuMs: number;
+}
+
+async function measured(work: () => Promise<unknown>, serverPid?: number): Promise<Measured> {
+  const server0 = serverPid === undefined ? 0 : cpuMicros(serverPid);
+  const cpu0 = process.cpuUsage();
+  const started = performance.now();
+  await work();
+  const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, clientCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs: serverPid === undefined ? 0 : (cpuMicros(serverPid) - server0) / 1000 };
+}
+
+/** The blob files under the store's `blobs` folder (`<xx>/<id>`), relative to it. */
+async function blobFiles(blobs: string): Promise<Set<string>> {
+  const files = new Set<string>();
+  for (const fan of await readdir(blobs)) for (const id of await readdir(join(blobs, fan))) files.add(`${fan}/${id}`);
+  return files;
+}
+
+/** The blob a PUT of `size` bytes wrote: the one file of that size that was not there before it. */
+async function newBlob(blobs: string, before: Set<string>, size: number): Promise<string> {
+  const fresh: string[] = [];
+  for (const name of await blobFiles(blobs)) if (!before.has(name) && (await stat(join(blobs, name))).size === size) fresh.push(name);
+  if (fresh.length !== 1) throw new Error(`expected one new blob of ${size} bytes, found ${fresh.length}`);
+  return fresh[0]!;
 }
 
 /** Seeds `keys` empty objects under one prefix through the store's interface, into the data directory. */
@@ -110,35 +201,63 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
   const seedMs = await timed(() => seedKeys(dir.dataDir, options.keys));
   progress(`  seeded in ${ms(seedMs)}`);
   const server = await startOwletServer({ name: 'Owlet (object store)', dataDir: dir });
+  const blobs = join(dir.dataDir, 'objects', 'blobs');
+  let bare: ServerProcess | undefined;
   const s3 = new S3Client({ endpoint: server.url, region: REGION, credentials: CREDENTIALS, forcePathStyle: true, maxAttempts: 1 });
   const local = join(dir.dataDir, 'local-baseline');
   await mkdir(local, { recursive: true });
   try {
+    bare = await startServerProcess({
+      name: 'bare node:http file server',
+      args: [BARE_FILE_SERVER],
+      env: owletEnvironment({ BARE_FILE_ROOT: blobs }),
+      ready: /^bare node:http file server at (http:\/\/127\.0\.0\.1:\d+)$/,
+      stdinPipe: true,
+    });
     await s3.send(new CreateBucketCommand({ Bucket: 'big' }));
     const body = randomBytes(options.objectMiB * 1024 * 1024);
-    const put: number[] = [];
-    const get: number[] = [];
-    const rawPut: number[] = [];
-    const rawGet: number[] = [];
-    const diskWrite: number[] = [];
-    const diskRead: number[] = [];
+    const put: Measured[] = [];
+    const get: Measured[] = [];
+    const rawPut: Measured[] = [];
+    const rawGet: Measured[] = [];
+    const bareGet: Measured[] = [];
+    const curl = curlArgs(`${server.url}/big/raw.bin`);
+    const curlGet: Measured[] = [];
+    const catRead: Measured[] = [];
+    const diskWrite: Measured[] = [];
+    const diskRead: Measured[] = [];
+    const loads: number[] = [];
     for (let round = 0; round < options.rounds; round++) {
-      diskWrite.push(await timed(() => writeSynced(join(local, 'object.bin'), body)));
-      put.push(await timed(() => s3.send(new PutObjectCommand({ Bucket: 'big', Key: 'object.bin', Body: body }))));
-      diskRead.push(await timed(() => drain(createReadStream(join(local, 'object.bin'), { highWaterMark: 1024 * 1024 }))));
+      diskWrite.push(await measured(() => writeSynced(join(local, 'object.bin'), body)));
+      put.push(await measured(() => s3.send(new PutObjectCommand({ Bucket: 'big', Key: 'object.bin', Body: body })), server.pid));
+      const before = await blobFiles(blobs);
+      rawPut.push(await measured(() => rawRequest(server.url, 'PUT', '/big/raw.bin', body), server.pid));
+      const blob = await newBlob(blobs, before, body.length);
+      // The reads of one round, back to back: the file itself, through Owlet, through the bare server, with
+      // the SDK (the same bytes under another key), and the file again.
+      diskRead.push(await measured(() => readFile(join(blobs, blob))));
+      rawGet.push(await measured(() => rawRequest(server.url, 'GET', '/big/raw.bin'), server.pid));
+      bareGet.push(await measured(() => plainGet(bare!.url, `/${blob}`), bare!.pid));
       get.push(
-        await timed(async () => {
+        await measured(async () => {
           const out = await s3.send(new GetObjectCommand({ Bucket: 'big', Key: 'object.bin' }));
           await drain(out.Body as AsyncIterable<unknown>);
-        }),
+        }, server.pid),
       );
-      rawPut.push(await timed(() => rawRequest(server.url, 'PUT', '/big/raw.bin', body)));
-      rawGet.push(await timed(() => rawRequest(server.url, 'GET', '/big/raw.bin')));
+      diskRead.push(await measured(() => readFile(join(blobs, blob))));
+      if (curl) {
+        catRead.push(await measured(() => run('cat', [join(blobs, blob)])));
+        curlGet.push(await measured(() => run('curl', curl), server.pid));
+        catRead.push(await measured(() => run('cat', [join(blobs, blob)])));
+      }
+      loads.push(Math.round(loadavg()[0]! * 100) / 100);
+      const read = (diskRead.at(-1)!.ms + diskRead.at(-2)!.ms) / 2;
       progress(
-        `  round ${round + 1}: PUT ${ms(put.at(-1)!)} (plain HTTP ${ms(rawPut.at(-1)!)}, disk write ${ms(diskWrite.at(-1)!)}), GET ${ms(get.at(-1)!)} (plain HTTP ${ms(rawGet.at(-1)!)}, disk read ${ms(diskRead.at(-1)!)})`,
+        `  round ${round + 1} (load ${loads.at(-1)}): GET plain HTTP ${ms(rawGet.at(-1)!.ms)} (${(read / rawGet.at(-1)!.ms).toFixed(2)}x the disk read's ${ms(read)}; bare node:http ${ms(bareGet.at(-1)!.ms)}), ` +
+          (curl ? `curl ${ms(curlGet.at(-1)!.ms)} (cat ${ms((catRead.at(-1)!.ms + catRead.at(-2)!.ms) / 2)}), ` : '') +
+          `SDK ${ms(get.at(-1)!.ms)}; PUT plain HTTP ${ms(rawPut.at(-1)!.ms)}, SDK ${ms(put.at(-1)!.ms)} (disk write ${ms(diskWrite.at(-1)!.ms)})`,
       );
     }
-
     progress(`creating ${count(options.keys)} empty files for the listing baseline`);
     const folder = join(local, 'many');
     await mkdir(folder);
@@ -166,36 +285,50 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
     }
 
     const mibs = options.objectMiB;
-    const [putMs, getMs, rawPutMs, rawGetMs, writeMs, readMs, listMs, readdirMs] = [put, get, rawPut, rawGet, diskWrite, diskRead, listing, readdirs].map(median) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const wall = (m: readonly Measured[]): number => median(m.map((x) => x.ms));
+    const cpu = (m: readonly Measured[], side: 'clientCpuMs' | 'serverCpuMs'): number => median(m.map((x) => x[side]));
+    const [putMs, getMs, rawPutMs, rawGetMs, bareGetMs, writeMs, readMs] = [put, get, rawPut, rawGet, bareGet, diskWrite, diskRead].map(wall) as [number, number, number, number, number, number, number];
+    const [listMs, readdirMs] = [listing, readdirs].map(median) as [number, number];
+    const perGet = (m: readonly Measured[], server: string): string => `${ms(cpu(m, 'serverCpuMs'))} ${server} + ${ms(cpu(m, 'clientCpuMs'))} client`;
     const rows: Row[] = [
       {
-        figure: `GET of a ${mibs} MiB object over plain HTTP (median of ${options.rounds})`,
+        figure: `GET of a ${mibs} MiB object over plain HTTP (median of ${options.rounds}; load ${loads.join(', ')})`,
         owlet: `${rate(mibs, rawGetMs)} (${(readMs / rawGetMs).toFixed(2)}x the disk's read)`,
-        baseline: `${rate(mibs, readMs)} reading the file`,
+        baseline: `${rate(mibs, readMs)} reading the object's file (median of ${diskRead.length})`,
         target: { text: 'at least 0.5x local disk read', met: readMs / rawGetMs >= 0.5 },
       },
       {
+        figure: `GET of the same file from a bare node:http server (the transport alone)`,
+        owlet: `${rate(mibs, bareGetMs)} (${(readMs / bareGetMs).toFixed(2)}x the disk's read)`,
+        baseline: `${rate(mibs, readMs)} reading the file`,
+      },
+      {
+        figure: `CPU time of one GET over plain HTTP, and of the bare server's`,
+        owlet: `${perGet(rawGet, 'Owlet')}; bare: ${perGet(bareGet, 'server')}`,
+        baseline: `${ms(cpu(diskRead, 'clientCpuMs'))} reading the file`,
+      },
+      ...(curl
+        ? [
+            {
+              figure: `GET of the ${mibs} MiB object with curl, a native client (\`--aws-sigv4\`)`,
+              owlet: `${rate(mibs, wall(curlGet))} (${(wall(catRead) / wall(curlGet)).toFixed(2)}x cat's read; Owlet's CPU ${ms(cpu(curlGet, 'serverCpuMs'))})`,
+              baseline: `${rate(mibs, wall(catRead))} \`cat\` of the object's file (median of ${catRead.length})`,
+            },
+          ]
+        : []),
+      {
         figure: `GET of a ${mibs} MiB object with @aws-sdk/client-s3`,
-        owlet: `${rate(mibs, getMs)} (${(readMs / getMs).toFixed(2)}x the disk's read)`,
+        owlet: `${rate(mibs, getMs)} (${(readMs / getMs).toFixed(2)}x the disk's read; CPU ${perGet(get, 'Owlet')})`,
         baseline: `${rate(mibs, readMs)} reading the file`,
       },
       {
         figure: `PUT of a ${mibs} MiB object over plain HTTP (payload unsigned, no checksum)`,
-        owlet: `${rate(mibs, rawPutMs)} (${(writeMs / rawPutMs).toFixed(2)}x the disk's synced write)`,
-        baseline: `${rate(mibs, writeMs)} writing and syncing the file`,
+        owlet: `${rate(mibs, rawPutMs)} (${(writeMs / rawPutMs).toFixed(2)}x the disk's synced write; CPU ${perGet(rawPut, 'Owlet')})`,
+        baseline: `${rate(mibs, writeMs)} writing and syncing the file (CPU ${ms(cpu(diskWrite, 'clientCpuMs'))})`,
       },
       {
         figure: `PUT of a ${mibs} MiB object with @aws-sdk/client-s3 (SHA-256 and CRC32 checked)`,
-        owlet: `${rate(mibs, putMs)} (${(writeMs / putMs).toFixed(2)}x the disk's synced write)`,
+        owlet: `${rate(mibs, putMs)} (${(writeMs / putMs).toFixed(2)}x the disk's synced write; CPU ${perGet(put, 'Owlet')})`,
         baseline: `${rate(mibs, writeMs)} writing and syncing the file`,
       },
       {
@@ -204,10 +337,11 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
         baseline: `${ms(readdirMs)} readdir of ${count(options.keys)} files`,
       },
     ];
-    const result = { benchmark: NAME, date: new Date().toISOString(), machine: machine(), options, seedMs, put, get, rawPut, rawGet, diskWrite, diskRead, listing, readdirs, rows };
+    const result = { benchmark: NAME, date: new Date().toISOString(), machine: machine(), options, seedMs, loads, put, get, rawPut, rawGet, bareGet, curlGet, catRead, diskWrite, diskRead, listing, readdirs, rows };
     return { ...result, file: saveJson(NAME, result) };
   } finally {
     s3.destroy();
+    await bare?.stop();
     await rm(local, { recursive: true, force: true });
     await server.stop();
   }

@@ -2,8 +2,10 @@
 // the embedded store. A backend that cannot pass a case must skip it with its reason, not leave it out.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { EmbeddedObjectStore } from '../src/objects/embedded-object-store.js';
 import { type IncomingBody, MIN_PART_BYTES, type ObjectStore, ObjectStoreError, emptyMetadata } from '../src/objects/object-store.js';
@@ -29,6 +31,24 @@ export async function readAll(store: ObjectStore, bucket: string, key: string, r
   }
   const out: Buffer[] = [];
   for await (const c of opened.stream(range)) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+/**
+ * The bytes as GetObject sends them (`send`, reusing its buffers) into a sink that, as a socket does, is done
+ * with a chunk when it calls back: it copies the chunk and calls back a turn later.
+ */
+export async function sendAll(store: ObjectStore, bucket: string, key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const opened = await store.openObject(bucket, key);
+  const out: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      out.push(Buffer.from(chunk));
+      setImmediate(callback);
+    },
+  });
+  await opened.send(sink, range);
+  assert.ok(sink.writableFinished, 'send ends what it writes to');
   return Buffer.concat(out);
 }
 
@@ -226,7 +246,10 @@ export function runObjectStoreConformance(name: string, backend: ObjectStoreBack
       assert.match(done.checksum?.value ?? '', /-3$/);
       const whole = await readAll(store, 'bucket-7', 'big');
       assert.ok(whole.equals(Buffer.concat([p1, p2, p3])));
+      assert.ok((await sendAll(store, 'bucket-7', 'big')).equals(whole));
       assert.ok((await readAll(store, 'bucket-7', 'big', { start: MIN_PART_BYTES - 2, end: MIN_PART_BYTES + 1 })).equals(Buffer.from([1, 1, 2, 2])));
+      assert.ok((await sendAll(store, 'bucket-7', 'big', { start: MIN_PART_BYTES - 2, end: MIN_PART_BYTES + 1 })).equals(Buffer.from([1, 1, 2, 2])));
+      assert.ok((await sendAll(store, 'bucket-7', 'big', { start: 3, end: 2 * MIN_PART_BYTES + 1 })).equals(whole.subarray(3, 2 * MIN_PART_BYTES + 2)));
       assert.equal((await store.headObject('bucket-7', 'big')).metadata.contentType, 'application/x-big');
       await rejectsCode(store.completeUpload('bucket-7', 'big', upload.uploadId, [{ partNumber: 1, etag: e1.etag }]), 'NoSuchUpload');
       await store.abortUpload('bucket-7', 'small', small.uploadId);
@@ -269,6 +292,32 @@ export function runObjectStoreConformance(name: string, backend: ObjectStoreBack
       for await (const c of opened.stream()) out.push(c as Buffer);
       assert.ok(Buffer.concat(out).equals(Buffer.alloc(100_000, 1)));
       assert.ok((await readAll(store, 'bucket-10', 'k')).equals(Buffer.alloc(50, 2)));
+      const again = await store.openObject('bucket-10', 'k');
+      await store.putObject('bucket-10', 'k', bodyOf(Buffer.alloc(70, 3)), emptyMetadata());
+      const sent: Buffer[] = [];
+      await again.send(new Writable({ write: (chunk: Buffer, _encoding, callback) => callback(void sent.push(Buffer.from(chunk))) }));
+      assert.ok(Buffer.concat(sent).equals(Buffer.alloc(50, 2)));
+    });
+
+    it('stops sending when the receiver goes away, and closes the object\'s file', async () => {
+      await store.createBucket('bucket-11');
+      const body = Buffer.alloc(3 * MIN_PART_BYTES, 4);
+      await store.putObject('bucket-11', 'k', bodyOf(body), emptyMetadata());
+      // Linux lists a process's open files in /proc/self/fd.
+      const openFiles = existsSync('/proc/self/fd') ? (await readdir('/proc/self/fd')).length : 0;
+      const opened = await store.openObject('bucket-11', 'k');
+      let received = 0;
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          received += chunk.length;
+          // A client that hangs up after the first chunk: its write never completes.
+          sink.destroy();
+          callback();
+        },
+      });
+      await opened.send(sink);
+      assert.ok(received > 0 && received < body.length, `received ${received} of ${body.length} bytes`);
+      if (existsSync('/proc/self/fd')) assert.equal((await readdir('/proc/self/fd')).length, openFiles, 'the object\'s file is closed');
     });
   });
 }

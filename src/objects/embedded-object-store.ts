@@ -211,6 +211,10 @@ export class EmbeddedObjectStore implements ObjectStore {
             used = true;
             return this.blobs.stream(filesOf(info.blobs), handles, range?.start ?? 0, range?.end ?? info.size - 1);
           },
+          send: (out, range) => {
+            used = true;
+            return this.blobs.send(filesOf(info.blobs), handles, range?.start ?? 0, range?.end ?? info.size - 1, out);
+          },
           close: async () => {
             if (!used) await Promise.all(handles.map((h) => h.close()));
           },

@@ -1,7 +1,7 @@
 // The S3-compatible object store: buckets, objects and multipart uploads, whole or not at all. The S3 REST
 // front end (src/protocol/s3-api.ts), the calculation result writer and the import of old result folders all
 // go through this interface; every backend passes one conformance suite (test/object-store-conformance.ts).
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** A checksum S3 stores with an object (`x-amz-checksum-<algorithm>`), base64 of the digest as S3 sends it. */
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
@@ -76,7 +76,12 @@ export interface OpenedObject {
   info: ObjectInfo;
   /** The bytes from `start` to `end` (inclusive), or all of them. Call once. */
   stream(range?: { start: number; end: number }): Readable;
-  /** Closes the bytes when `stream` is never called. */
+  /**
+   * Writes the bytes from `start` to `end` (inclusive), or all of them, to `out` and ends it, reusing its read
+   * buffers (the GetObject path); resolves when `out` has finished or closed. Call once, instead of `stream`.
+   */
+  send(out: Writable, range?: { start: number; end: number }): Promise<void>;
+  /** Closes the bytes when neither `stream` nor `send` is called. */
   close(): Promise<void>;
 }
 

@@ -517,18 +517,7 @@ export class S3Api {
         return;
       }
       streaming = true;
-      const stream = opened.stream(range ?? undefined);
-      await new Promise<void>((resolve) => {
-        stream.on('error', () => {
-          res.destroy();
-          resolve();
-        });
-        res.on('close', () => {
-          stream.destroy();
-          resolve();
-        });
-        stream.pipe(res);
-      });
+      await opened.send(res, range ?? undefined);
     } finally {
       if (!streaming) await opened?.close();
     }
