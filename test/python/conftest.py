@@ -104,6 +104,12 @@ class OwletProcess:
             )
         self.endpoint = first[len(READY_LINE_PREFIX):].strip()
 
+    def kill(self, timeout: float = 60) -> None:
+        """SIGKILL to this process, as a crash: its sessions' runners live on (they are in groups of their own)."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=timeout)
+        self.stop()
+
     def stop(self) -> int:
         """SIGTERM to this process, SIGKILL if it is still there after the grace period. Returns its exit code."""
         if self.process.poll() is None:

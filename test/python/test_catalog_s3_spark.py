@@ -7,7 +7,6 @@
 # takes minutes to start on a loaded machine.
 import io
 import json
-import signal
 
 import boto3
 import pandas as pd
@@ -163,9 +162,7 @@ def test_tables_on_s3_are_shared_survive_a_restart_and_show_in_glue(owlet_server
         assert athena.get_session_status(SessionId=a)['Status']['State'] == 'IDLE'
         check_read(calc_ok(first, athena, b, READ))
     finally:
-        first.process.send_signal(signal.SIGKILL)
-        first.process.wait(timeout=60)
-        first.stop()
+        first.kill()
 
     second = owlet_servers.start({}, root=root)
     with owlet_servers.serving(second):

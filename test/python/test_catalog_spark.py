@@ -3,7 +3,6 @@
 # lists and reads, also after the server was killed with SIGKILL and started again on the same data directory;
 # and two sessions creating one table at once: one wins, the other gets Spark's "already exists".
 import json
-import signal
 import threading
 
 from owlet_clients import keys_under, make_boto3_client, make_s3_client
@@ -178,9 +177,7 @@ print(loc, spark.catalog.tableExists("sales.race"))
         calc_ok(first, athena, b, f'spark.sql("CREATE EXTERNAL TABLE sales.ext (id BIGINT, tag STRING) STORED AS TEXTFILE LOCATION \'file://{external}\'")')
         assert unserved_calls(first) == set()
     finally:
-        first.process.send_signal(signal.SIGKILL)
-        first.process.wait(timeout=60)
-        first.stop()
+        first.kill()
 
     second = owlet_servers.start({}, root=root)
     with owlet_servers.serving(second):

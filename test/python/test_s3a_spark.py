@@ -472,9 +472,7 @@ def test_a_server_killed_during_a_spark_write_leaves_nothing_partial(owlet_serve
     calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=CRASH_WRITE)['CalculationExecutionId']
     # The write is under way once its tasks have started multipart uploads (the magic committer's pending files).
     wait_for(lambda: s3.list_multipart_uploads(Bucket=DATA).get('Uploads'), 'the write to start its uploads', S3A_CALCULATION_TIMEOUT_S)
-    first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=60)
-    first.stop()
+    first.kill()
     second = owlet_servers.start(keep_sessions, root=root, port=port)
     try:
         athena = make_boto3_client(second.endpoint)
@@ -600,9 +598,7 @@ def test_a_spark_write_that_fails_while_the_server_is_down_leaves_nothing_partia
     )
     pending_before = sorted(u['Key'] for u in s3.list_multipart_uploads(Bucket=DATA).get('Uploads', []))
     assert len(pending_before) >= GATED_PARTITIONS - 1, pending_before
-    first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=60)
-    first.stop()
+    first.kill()
     (tmp_path / 'open').touch()
     # The runner records the calculation's end in its directory while no server listens.
     ended = wait_for(lambda: calculation_status_file(root, calc_id), 'the write to fail with the server down', S3A_CALCULATION_TIMEOUT_S)
