@@ -49,6 +49,11 @@ def wait_session(athena, session_id: str, states, timeout: float = SESSION_START
 def run(athena, session_id: str, code: str, timeout: float = CALCULATION_TIMEOUT_S) -> dict:
     """Runs `code` in the session and returns GetCalculationExecution's answer once it has ended."""
     calc_id = athena.start_calculation_execution(SessionId=session_id, CodeBlock=code)['CalculationExecutionId']
+    return wait_calculation(athena, calc_id, timeout)
+
+
+def wait_calculation(athena, calc_id: str, timeout: float = CALCULATION_TIMEOUT_S) -> dict:
+    """GetCalculationExecution's answer once the calculation has ended."""
     deadline = time.monotonic() + timeout
     while True:
         calc = athena.get_calculation_execution(CalculationExecutionId=calc_id)

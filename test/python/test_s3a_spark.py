@@ -31,6 +31,7 @@ from spark_sessions import (
     ready_pooled_runner,
     run,
     stdout_of,
+    wait_calculation,
     wait_for,
     wait_session,
 )
@@ -477,11 +478,7 @@ def test_a_server_killed_during_a_spark_write_leaves_nothing_partial(owlet_serve
     try:
         athena = make_boto3_client(second.endpoint)
         s3 = make_s3_client(second.endpoint)
-        calc = wait_for(
-            lambda: (c := athena.get_calculation_execution(CalculationExecutionId=calc_id))['Status']['State']
-            in ('COMPLETED', 'FAILED', 'CANCELED') and c,
-            'the calculation to end after the restart', S3A_CALCULATION_TIMEOUT_S,
-        )
+        calc = wait_calculation(athena, calc_id, S3A_CALCULATION_TIMEOUT_S)
         state = calc['Status']['State']
         files = keys_under(s3, DATA, 'crash/table/')
         data_files = [k for k in files if k.endswith('.parquet')]
@@ -609,11 +606,7 @@ def test_a_spark_write_that_fails_while_the_server_is_down_leaves_nothing_partia
     try:
         athena = make_boto3_client(second.endpoint)
         s3 = make_s3_client(second.endpoint)
-        calc = wait_for(
-            lambda: (c := athena.get_calculation_execution(CalculationExecutionId=calc_id))['Status']['State']
-            in ('COMPLETED', 'FAILED', 'CANCELED') and c,
-            'the server to take the calculation\'s outcome', STATE_CHANGE_TIMEOUT_S,
-        )
+        calc = wait_calculation(athena, calc_id, STATE_CHANGE_TIMEOUT_S)
         assert calc['Status']['State'] == 'FAILED', calc['Status']
         # Nothing of the failed write is visible: no data file, no _SUCCESS. Spark's overwrite deleted the old
         # rows before its job started (InsertIntoHadoopFsRelationCommand), so they are gone too, as they would

@@ -12,7 +12,15 @@ from botocore.exceptions import ClientError
 
 from owlet_clients import make_boto3_client, make_s3_client
 from spark_cluster import start_standalone_cluster
-from spark_sessions import SESSION_START_TIMEOUT_S, ready_pooled_runner, run, stdout_of, wait_for, wait_session
+from spark_sessions import (
+    SESSION_START_TIMEOUT_S,
+    ready_pooled_runner,
+    run,
+    stdout_of,
+    wait_calculation,
+    wait_for,
+    wait_session,
+)
 
 # Small DPUs, so that an executor fits the test worker (2 cores, 2 GiB): 1 core, a 640m heap.
 CLUSTER_ENV = {
@@ -116,12 +124,7 @@ def test_a_session_runs_its_tasks_on_the_workers_executors_which_come_and_go(clu
         executor_pids = cluster.executor_pids()
         assert len(executor_pids) == 1, executor_pids
 
-        calc = wait_for(
-            lambda: (c := athena.get_calculation_execution(CalculationExecutionId=calc_id))['Status']['State']
-            in ('COMPLETED', 'FAILED', 'CANCELED') and c,
-            'the calculation',
-            EXECUTOR_TIMEOUT_S,
-        )
+        calc = wait_calculation(athena, calc_id, EXECUTOR_TIMEOUT_S)
         assert calc['Status']['State'] == 'COMPLETED', calc['Status']
         # Every task ran on the one executor the session was allowed, in the worker's executor JVM.
         assert stdout_of(server, calc) == f"[('{live['ExecutorId']}', {executor_pids[0]})]\n"
