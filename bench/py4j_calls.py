@@ -5,8 +5,9 @@
 Starts ``local[2]`` Spark in this process, wraps py4j's ``send_command`` (both connection classes) with a
 counter, and for ``1+1`` and ``spark.range(1000).count()`` (twice each: the first of each pays one-time lookups)
 runs the runner's steps one by one: the job group, the job tag, the code, the progress reading (the runner's
-JobGroupReader beside PySpark's own StatusTracker, which the runner used before), and removing the tag. Prints
-the round trips and the wall-clock time of each step.
+JobGroupReader, as the poller reads it and as the final reading does, beside PySpark's own StatusTracker, which
+the runner used before), and removing the tag. Prints the round trips and the wall-clock time of each step.
+Needs `make setup` first: the runner's reader calls Owlet's driver helpers (.runtimes/jars/owlet-driver-helpers-*).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import py4j.clientserver
 import py4j.java_gateway
 from pyspark.sql import SparkSession
 
-from owlet_runner.cancellation import tag_jobs
+from owlet_runner.cancellation import tag_jobs, untag_jobs
 from owlet_runner.progress import JobGroupReader
 
 calls = 0
@@ -57,6 +58,12 @@ def pyspark_status_tracker_progress(spark: SparkSession, group: str) -> tuple[in
     return sum(d for d, _ in stages.values()), sum(t for _, t in stages.values())
 
 
+def pyspark_minor() -> str:
+    import pyspark
+
+    return ".".join(pyspark.__version__.split(".")[:2])
+
+
 def step(name: str, action: Callable[[], Any]) -> None:
     before = calls
     started = time.perf_counter()
@@ -65,7 +72,13 @@ def step(name: str, action: Callable[[], Any]) -> None:
 
 
 def main() -> None:
-    spark = SparkSession.builder.master("local[2]").config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    helpers = Path(__file__).resolve().parent.parent / ".runtimes" / "jars" / f"owlet-driver-helpers-{pyspark_minor()}.jar"
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraClassPath", str(helpers))
+        .getOrCreate()
+    )
     spark.range(1).count()
     reader = JobGroupReader(spark.sparkContext)
     for code in ["1+1", "spark.range(1000).count()"]:
@@ -77,7 +90,8 @@ def main() -> None:
             step("the code", lambda: eval(code, {"spark": spark}))  # noqa: S307 - the benchmark's own code
             step("progress, PySpark's StatusTracker", lambda: pyspark_status_tracker_progress(spark, group))
             step("progress, JobGroupReader", lambda: reader.measure(group))
-            step("removeJobTag", lambda: spark.sparkContext.removeJobTag("owlet-calculation"))
+            step("final progress, JobGroupReader (settled)", lambda: reader.measure(group, settled=True))
+            step("untag_jobs", lambda: untag_jobs(spark, "owlet-calculation"))
     spark.stop()
 
 

@@ -79,11 +79,25 @@ build_commit_protocol() {
   rm -rf "$build"
 }
 
-# Each runtime's folder is runtimes/spark-*; runtimes/commit-protocol holds sources all runtimes share.
+# build_driver_helpers RUNTIME: compiles runtimes/driver-helpers/ (Java the runner calls on its driver to save py4j
+# round trips, such as a calculation's progress in one call) against the jars of the runtime's PySpark, into
+# .runtimes/jars/owlet-driver-helpers-V.jar.
+build_driver_helpers() {
+  local runtime=$1 build pyspark_jars
+  pyspark_jars=$(ls -d ".runtimes/$runtime/venv/lib/"python*/site-packages/pyspark/jars)
+  ensure_jdk
+  build=$(mktemp -d)
+  javac --release 8 -nowarn -d "$build" -cp "$pyspark_jars/*" $(find runtimes/driver-helpers -name '*.java')
+  jar cf "$jar_dir/owlet-driver-helpers-${runtime#spark-}.jar" -C "$build" .
+  rm -rf "$build"
+}
+
+# Each runtime's folder is runtimes/spark-*; runtimes/commit-protocol and runtimes/driver-helpers hold sources all
+# runtimes share.
 for lock_dir in runtimes/spark-*/; do
   runtime=$(basename "$lock_dir")
   venv=".runtimes/$runtime/venv"
-  digest=$(inputs "$lock_dir" runtimes/commit-protocol)
+  digest=$(inputs "$lock_dir" runtimes/commit-protocol runtimes/driver-helpers)
   if [ -f "$stamp_dir/runtime-$runtime" ] && [ "$(cat "$stamp_dir/runtime-$runtime")" = "$digest" ] \
     && [ -x "$venv/bin/python" ]; then
     continue
@@ -97,5 +111,6 @@ for lock_dir in runtimes/spark-*/; do
   done <"$lock_dir"jars.lock
   build_connect_token "$runtime"
   build_commit_protocol "$runtime"
+  build_driver_helpers "$runtime"
   echo "$digest" >"$stamp_dir/runtime-$runtime"
 done

@@ -188,3 +188,12 @@ def tag_jobs(spark: Any, job_tag: str) -> None:
         spark.sparkContext.addJobTag(job_tag)
     else:
         spark.addTag(job_tag)
+
+
+def untag_jobs(spark: Any, job_tag: str) -> None:
+    """Takes the calculation's tag off the thread again: tags stay on it until removed, so without this every
+    job of a session would carry the tags of all its earlier calculations."""
+    if _spark_3(spark):
+        spark.sparkContext.removeJobTag(job_tag)
+    else:
+        spark.removeTag(job_tag)

@@ -6,7 +6,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
+
+from py4j.java_gateway import JavaClass
 
 if TYPE_CHECKING:
     from pyspark import SparkContext
@@ -26,52 +28,38 @@ class TaskProgress:
         return {"done": self.done, "total": self.total}
 
 
-def _int_array(to_string: Any, java_array: Any) -> list[int]:
-    """A Java int[] read in one py4j round trip (``Arrays.toString``) rather than one per element."""
-    text = str(to_string(java_array))
-    return [int(part) for part in text[1:-1].split(",") if part.strip()]
+# Built at setup from runtimes/driver-helpers/ and on every driver's class path (src/engine/runtimes.ts).
+PROGRESS_CLASS = "owlet.runner.JobGroupProgress"
 
 
 class JobGroupReader:
-    """Reads a job group's task counts from the JVM's status tracker in as few py4j round trips as it can.
+    """Reads a job group's task counts from the JVM's status tracker in one py4j round trip.
 
-    PySpark's StatusTracker wraps each job and stage in a namedtuple of every field, one round trip per field
-    and per array element: 44 round trips for ``spark.range(1000).count()`` (two jobs) measured with
-    PySpark 3.5, where this reads the same numbers in about a third of that (docs/performance.md).
+    The counting runs on the driver (runtimes/driver-helpers/owlet/runner/JobGroupProgress.java): read from
+    Python through PySpark's StatusTracker, the same numbers took a round trip for every job, stage and field,
+    about 18 for ``spark.range(1000).count()`` and a few milliseconds at the end of every calculation
+    (docs/performance.md). Every stage of a job that succeeded counts as done, since a stage it skipped never
+    completes a task; a stage shared by several jobs counts once.
     """
 
     def __init__(self, spark_context: SparkContext) -> None:
-        self._tracker = spark_context._jsc.statusTracker()  # type: ignore[union-attr]
-        # Looked up once: py4j resolves a class, and a static member of it, with a round trip each time.
-        self._array_text = spark_context._jvm.java.util.Arrays.toString  # type: ignore[union-attr]
+        jsc = spark_context._jsc  # type: ignore[union-attr]
+        helper = spark_context._jvm
+        for name in PROGRESS_CLASS.split("."):
+            helper = getattr(helper, name)
+        # py4j answers a class it cannot load with a package, which fails only when called: say so at once.
+        if not isinstance(helper, JavaClass):
+            raise RuntimeError(f"{PROGRESS_CLASS} is not on the driver's class path (owlet-driver-helpers-*.jar)")
+        self._measure = helper.measure
+        self._measure_settled = helper.measureSettled
+        self._jsc = jsc
 
-    def measure(self, job_group: str) -> TaskProgress:
-        """Sums the tasks of every stage of the group's jobs.
-
-        A stage a job skipped (its shuffle output already existed) never completes a task, so once a job has
-        succeeded all its stages count as done; otherwise a finished calculation could stay at, say, 2/3
-        forever. A stage shared by several jobs counts once.
-        """
-        stages: dict[int, TaskProgress] = {}
-        for job_id in _int_array(self._array_text, self._tracker.getJobIdsForGroup(job_group)):
-            job = self._tracker.getJobInfo(job_id)
-            if job is None:
-                continue
-            succeeded = str(job.status()) == "SUCCEEDED"
-            for stage_id in _int_array(self._array_text, job.stageIds()):
-                stage = self._tracker.getStageInfo(stage_id)
-                if stage is None:
-                    continue
-                total = int(stage.numTasks())
-                done = total if succeeded else min(int(stage.numCompletedTasks()), total)
-                known = stages.get(stage_id)
-                if known is not None:
-                    done = max(done, known.done)
-                stages[stage_id] = TaskProgress(done=done, total=total)
-        return TaskProgress(
-            done=sum(stage.done for stage in stages.values()),
-            total=sum(stage.total for stage in stages.values()),
-        )
+    def measure(self, job_group: str, settled: bool = False) -> TaskProgress:
+        """``settled``: once Spark's listeners have caught up with the jobs that ended, for the final numbers of
+        a calculation whose code has returned (JobGroupProgress.measureSettled)."""
+        read = self._measure_settled if settled else self._measure
+        done, total = str(read(self._jsc, job_group)).split()
+        return TaskProgress(done=int(done), total=int(total))
 
 
 class ProgressPoller:
@@ -115,7 +103,7 @@ class ProgressPoller:
         if job_group is None:
             return last
         try:
-            return self._reader.measure(job_group)
+            return self._reader.measure(job_group, settled=True)
         except Exception:
             log.warning("final progress of %s unavailable", job_group, exc_info=True)
             return last

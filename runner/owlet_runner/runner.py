@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from owlet_runner import child_processes, driver_exit, figures
 from owlet_runner.calculation_files import CalculationFiles
-from owlet_runner.cancellation import CalculationCanceller, InterruptGate, tag_jobs
+from owlet_runner.cancellation import CalculationCanceller, InterruptGate, tag_jobs, untag_jobs
 from owlet_runner.execution import CodeExecutor, create_session_namespace, exception_line, format_user_traceback
 from owlet_runner.magics import SessionInfo, SessionMagics
 from owlet_runner.output_capture import (
@@ -648,8 +648,10 @@ class SessionRunner:
             _log_truncated_output(calculation.id, counts, self._output.limit)
             duration_ms = int((time.monotonic() - started_at) * 1000)
             progress = self._poller.stop_tracking()
-            with contextlib.suppress(Exception):
-                spark.removeTag(calculation.job_tag)
+            try:
+                untag_jobs(spark, calculation.job_tag)
+            except Exception:  # noqa: BLE001 - the calculation has ended either way
+                log.warning("cannot untag the jobs of calculation %s", calculation.id, exc_info=True)
             files.write_result(outcome.outputs, _error_of(outcome.error, traceback_text))
             finished = _finished_event(calculation, outcome.error, duration_ms, progress)
             if finished["state"] == CALCULATION_FAILED:

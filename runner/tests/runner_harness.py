@@ -33,16 +33,20 @@ SPARK_VERSION = {"spark-3.5": "3.5.7", "spark-4.1": "4.1.4"}[RUNTIME]
 
 def runtime_config() -> dict[str, Any]:
     """config.json's ``runtime`` as the server writes it for a session without table formats
-    (src/engine/runtimes.ts): Spark 3.5's driver gets the Connect server jar and Owlet's token check."""
-    if RUNTIME != "spark-3.5":
-        return {"id": RUNTIME}
+    (src/engine/runtimes.ts): every driver gets Owlet's driver helpers; Spark 3.5's also gets the Connect server
+    jar and Owlet's token check."""
     jars = _RUNTIMES / "jars"
+    helpers = str(jars / f"owlet-driver-helpers-{RUNTIME.removeprefix('spark-')}.jar")
+    if RUNTIME != "spark-3.5":
+        return {"id": RUNTIME, "driverClassPath": [helpers]}
     return {
         "id": RUNTIME,
         "driverClassPath": [str(p) for p in sorted(jars.glob("spark-connect_2.12-3.5.*.jar"))]
-        + [str(jars / "owlet-connect-token-3.5.jar")],
+        + [str(jars / "owlet-connect-token-3.5.jar"), helpers],
         "connectInterceptor": "owlet.connect.TokenInterceptor",
     }
+
+
 # A cold SparkSession start takes 10-30 s here when the machine is quiet, and minutes while other suites load it:
 # deadlines for polling, never measures of speed.
 READY_TIMEOUT = 600.0

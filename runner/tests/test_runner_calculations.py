@@ -5,6 +5,7 @@ The tests share the runner and run in file order; the last one shuts it down.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
@@ -316,6 +317,33 @@ def test_progress_events_follow_a_spark_job(runner: RunnerProcess) -> None:
         {(event["done"], event["total"]) for event in progress}
     )
     assert calculation.finished["progress"] == {"done": 4, "total": 4}
+
+
+def test_the_final_progress_counts_skipped_stages_as_done(runner: RunnerProcess) -> None:
+    # Three jobs over one shuffle, each listing a map stage (4 tasks) and a result stage (2). The first runs its
+    # map stage; the next two skip theirs, since the shuffle's output exists, and those never complete a task.
+    # The status tracker also learns that the last job ended only after the action has returned: the final
+    # numbers must still read as whole.
+    calculation = runner.execute(
+        "pairs = spark.sparkContext.parallelize(range(8), 4).map(lambda x: (x % 2, x)).reduceByKey(lambda a, b: a + b, 2)\n"
+        "pairs.count(), pairs.count(), sorted(pairs.collect())"
+    )
+    assert calculation.state == "COMPLETED", calculation.stderr
+    assert calculation.result["outputs"] == [{"data": {"text/plain": "(2, 2, [(0, 12), (1, 16)])"}, "lastExpression": True}]
+    assert calculation.finished["progress"] == {"done": 18, "total": 18}
+
+
+def test_each_calculation_tags_its_jobs_with_its_own_tag_only(runner: RunnerProcess) -> None:
+    # Tags stay on the thread until removed: each calculation must find only its own.
+    read_tags = "sorted(spark.sparkContext.getJobTags())" if SPARK_VERSION.startswith("3.") else "sorted(spark.getTags())"
+    seen = []
+    for _ in range(2):
+        calculation = runner.execute(read_tags)
+        assert calculation.state == "COMPLETED", calculation.stderr
+        tags = ast.literal_eval(calculation.result["outputs"][0]["data"]["text/plain"])
+        assert len(tags) == 1, tags
+        seen.extend(tags)
+    assert seen[0] != seen[1]
 
 
 def test_bad_messages_get_error_events(runner: RunnerProcess) -> None:

@@ -20,7 +20,8 @@ export interface SparkRuntime {
   scalaVersion: string;
   /**
    * Jars every driver of this runtime starts with: the Spark Connect server where PySpark's wheel lacks it
-   * (PySpark 3.5's has none; 4.x ships it) and the token check Owlet builds for it (install-runtimes.sh).
+   * (PySpark 3.5's has none; 4.x ships it), the token check Owlet builds for it, and the Java the runner calls
+   * on its driver (runtimes/driver-helpers/), both built at setup (install-runtimes.sh).
    */
   driverJars: JarFile[];
   /** The table formats built for this runtime's Spark and Scala; a format missing here has no build for it. */
@@ -126,7 +127,7 @@ const SPARK_3_5: SparkRuntime = {
   // for those two (docs/engines.md).
   sparkVersion: '3.5.7',
   scalaVersion: '2.12',
-  driverJars: ['spark-connect_2.12-3.5.7.jar', 'owlet-connect-token-3.5.jar'],
+  driverJars: ['spark-connect_2.12-3.5.7.jar', 'owlet-connect-token-3.5.jar', 'owlet-driver-helpers-3.5.jar'],
   tableFormats: {
     iceberg: ['iceberg-spark-runtime-3.5_2.12-1.12.0.jar', ...ICEBERG_AWS_SDK_JARS],
     delta: ['delta-spark_2.12-3.3.2.jar', 'delta-storage-3.3.2.jar'],
@@ -151,7 +152,7 @@ const SPARK_4_1: SparkRuntime = {
   id: 'spark-4.1',
   sparkVersion: '4.1.4',
   scalaVersion: '2.13',
-  driverJars: [],
+  driverJars: ['owlet-driver-helpers-4.1.jar'],
   tableFormats: {
     iceberg: ['iceberg-spark-runtime-4.1_2.13-1.12.0.jar', ...ICEBERG_AWS_SDK_JARS],
     delta: ['delta-spark_4.1_2.13-4.4.0.jar', 'delta-storage-4.4.0.jar'],
