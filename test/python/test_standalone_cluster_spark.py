@@ -175,16 +175,19 @@ in_task = sc.parallelize([0], 1).map(lambda _: [
     open(__import__("pyspark").SparkFiles.get("greeting.txt")).read(),
     __import__("owlet_cluster_module").ANSWER,
 ]).collect()
-udf_rows = None
+udf_rows = jar_seconds = None
 '''
 # ADD JAR of a jar in the store, then a Hive UDF of that jar (it answers the id of the executor it runs in,
 # SparkEnv's) over four partitions: every executor that runs a task of the query fetches the jar from s3://
 # through its own Hadoop configuration and loads the class from it.
 JAR_ON_EXECUTORS = r'''
+import time
+jar_started = time.monotonic()
 spark.sql("ADD JAR 's3://owlet-cluster-data/inputs/owlet-udf.jar'")
 spark.sql("CREATE TEMPORARY FUNCTION owlet_executor_id AS 'owlet.probe.ExecutorId'")
 udf_rows = [[r.executor, r.n] for r in spark.sql(
     "SELECT owlet_executor_id(id) AS executor, count(*) AS n FROM range(0, 100, 1, 4) GROUP BY 1").collect()]
+jar_seconds = time.monotonic() - jar_started
 '''
 S3_REPORT = r'''
 hadoop = sc._jsc.hadoopConfiguration()
@@ -196,6 +199,7 @@ print(json.dumps({
     "lines": lines,
     "inTask": in_task,
     "udf": udf_rows,
+    "jarSeconds": jar_seconds,
     "key": [hadoop.get("fs.s3a.access.key"), hadoop.get("fs.s3a.secret.key")],
 }))
 '''
@@ -214,6 +218,7 @@ public final class ExecutorId extends org.apache.hadoop.hive.ql.exec.UDF {
 
 def build_udf_jar(runtime: str, directory: Path) -> Path:
     """owlet-udf.jar, holding EXECUTOR_ID_UDF compiled with the JDK's javac against the runtime's PySpark jars."""
+    started = time.monotonic()
     sources, classes = directory / 'src', directory / 'classes'
     (sources / 'owlet' / 'probe').mkdir(parents=True)
     source = sources / 'owlet' / 'probe' / 'ExecutorId.java'
@@ -222,6 +227,7 @@ def build_udf_jar(runtime: str, directory: Path) -> Path:
     subprocess.run(['javac', '--release', '17', '-nowarn', '-cp', class_path, '-d', str(classes), str(source)], check=True, timeout=300)
     jar = directory / 'owlet-udf.jar'
     subprocess.run(['jar', 'cf', str(jar), '-C', str(classes), '.'], check=True, timeout=120)
+    print(f'owlet-udf.jar built in {time.monotonic() - started:.1f} s')
     return jar
 
 
@@ -251,6 +257,7 @@ def check_s3_on_executors(athena, server, s3, session_id: str, prefix: str, add_
     [[where, greeting, answer]] = facts['inTask']
     assert where in executor_ids and greeting == 'hello from the store' and answer == 42, facts['inTask']
     if add_jar:
+        print(f'ADD JAR, CREATE TEMPORARY FUNCTION and the UDF query in it: {facts["jarSeconds"]:.1f} s')
         # The UDF's class was loaded and run on the worker's executors, never on the driver.
         assert facts['udf'] and sum(n for _, n in facts['udf']) == 100, facts['udf']
         assert {where for where, _ in facts['udf']} <= executor_ids, (facts['udf'], executor_ids)
