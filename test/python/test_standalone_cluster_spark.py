@@ -1,9 +1,11 @@
-# Sessions on a real Spark standalone cluster (a master and a worker from the installed PySpark, on 127.0.0.1),
-# through boto3: the session's driver runs in its runner and its tasks on the worker's executors, sized from
-# the session's DPUs; ListExecutors shows those executors while they run and TERMINATED once dynamic
+# Sessions on a real Spark standalone cluster (a master and a worker from a runtime's installed PySpark, on
+# 127.0.0.1), through boto3: the session's driver runs in its runner and its tasks on the worker's executors,
+# sized from the session's DPUs; ListExecutors shows those executors while they run and TERMINATED once dynamic
 # allocation has given them back. Sessions on the cluster, pooled and cold, read and write s3:// paths of
-# Owlet's store from the executors, with the session's own key pair (docs/s3.md). Every process the test
-# starts is stopped by its pid.
+# Owlet's store from the executors, with the session's own key pair (docs/s3.md); the cold one adds a jar from
+# s3:// (ADD JAR) whose Hive UDF the executors load and run. A Spark 4.1 session does the same on a cluster of
+# Spark 4.1 (executors run the driver's Spark, docs/cluster.md). Every process the test starts is stopped by
+# its pid.
 import json
 import subprocess
 import time
@@ -271,9 +273,9 @@ def check_s3_on_executors(athena, server, s3, session_id: str, prefix: str, add_
 
 def assert_executors_fetched_the_jar(cluster) -> None:
     """An executor fetched the jar itself from s3:// (Spark's Executor logs "Fetching <uri> with timestamp" before
-    it downloads an added jar), rather than from the driver's file server."""
-    logs = cluster.executor_logs()
-    assert f'Fetching s3://{DATA}/inputs/owlet-udf.jar' in logs, logs[-3000:]
+    it downloads an added jar), rather than from the driver's file server. The worker copies an executor's
+    stderr into its file on a thread of its own, so the line may reach the file a moment after the task's result."""
+    wait_for(lambda: f'Fetching s3://{DATA}/inputs/owlet-udf.jar' in cluster.executor_logs(), 'the executor log of the jar\'s fetch', 60)
 
 
 def end_session_and_check_its_key_refused(athena, server, session_id: str, key_pair: tuple[str, str]) -> None:
