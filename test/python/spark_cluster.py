@@ -1,4 +1,4 @@
-# A Spark standalone cluster for tests: one master and one worker started from the installed PySpark
+# A Spark standalone cluster for tests: one master and one worker started from a runtime's installed PySpark
 # distribution (its `bin/spark-class`; the pip package has no sbin start scripts), bound to 127.0.0.1 on ports
 # the daemons pick themselves (port 0; read back from the master's log, so no other process can take a port
 # between a probe and the bind), with every file they write in a temporary directory, and stopped by their process ids, executors too.
@@ -17,8 +17,13 @@ from pathlib import Path
 from child_processes import die_with_parent
 from owlet_clients import ROOT
 
-# The default engine's Spark: a session's executors run the same Spark version as its driver.
-SPARK_HOME = next((ROOT / '.runtimes' / 'spark-3.5' / 'venv' / 'lib').glob('python3*/site-packages/pyspark'))
+
+
+def spark_home(runtime: str) -> Path:
+    """The PySpark distribution of a runtime (src/engine/runtimes.ts): a session's executors run the same Spark
+    version as its driver, so a cluster for a session of an engine is started from that engine's runtime."""
+    return next((ROOT / '.runtimes' / runtime / 'venv' / 'lib').glob('python3*/site-packages/pyspark'))
+
 # The master and the worker each start a JVM and register on a busy 2-core machine.
 REGISTER_TIMEOUT_S = 300
 STOP_GRACE_S = 15
@@ -74,6 +79,11 @@ class StandaloneCluster:
         """The executor JVMs the worker runs now."""
         return executors_under(self.worker.pid)
 
+    def executor_logs(self) -> str:
+        """What the worker's executors have written to their stderr so far (Spark's default log4j2 settings log
+        at INFO there), every application's."""
+        return ''.join(path.read_text(errors='replace') for path in sorted((self.root / 'work').glob('*/*/stderr')))
+
     def stop(self) -> None:
         """Stops the worker (whose executors go with it), then the master; kills by pid what outlives the grace."""
         executors = self.executor_pids() if self.worker.poll() is None else []
@@ -95,14 +105,16 @@ class StandaloneCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_standalone_cluster(cores: int = 2, memory: str = '2g') -> StandaloneCluster:
-    """A master and a worker with `cores` and `memory` to give, once the worker has registered."""
+def start_standalone_cluster(cores: int = 2, memory: str = '2g', runtime: str = 'spark-3.5') -> StandaloneCluster:
+    """A master and a worker of the runtime's Spark (the default engine's unless told) with `cores` and
+    `memory` to give, once the worker has registered."""
+    home = spark_home(runtime)
     root = Path(tempfile.mkdtemp(prefix='owlet-spark-cluster-'))
     conf = root / 'conf'
     conf.mkdir()
     env = {
         **os.environ,
-        'SPARK_HOME': str(SPARK_HOME),
+        'SPARK_HOME': str(home),
         'SPARK_LOCAL_IP': '127.0.0.1',
         'SPARK_LOCAL_DIRS': str(root / 'local'),
         'SPARK_WORKER_DIR': str(root / 'work'),
@@ -112,7 +124,7 @@ def start_standalone_cluster(cores: int = 2, memory: str = '2g') -> StandaloneCl
         # The daemons' own heaps (1 GiB each by default) are far more than a one-worker cluster needs.
         'SPARK_DAEMON_MEMORY': '256m',
     }
-    spark_class = str(SPARK_HOME / 'bin' / 'spark-class')
+    spark_class = str(home / 'bin' / 'spark-class')
 
     def daemon(name: str, *args: str) -> subprocess.Popen:
         # spark-class ends by exec-ing the JVM, so the pid is the daemon's own.
