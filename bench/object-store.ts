@@ -159,17 +159,27 @@ function curlArgs(url: string): string[] | undefined {
   return ['-sf', '-o', '/dev/null', '--aws-sigv4', `aws:amz:${REGION}:s3`, '--user', `${accessKeyId}:${secretAccessKey}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', url];
 }
 
+/** What a drop of one file's pages did: why it was refused, and the bytes still cached after it (fincore). */
+interface Drop {
+  refused?: string;
+  cached?: number;
+}
+
 /**
  * Drops one file's pages from the page cache, nothing else: GNU dd's `iflag=nocache` with `count=0` asks the
  * kernel to discard the whole file's cached data (posix_fadvise POSIX_FADV_DONTNEED; coreutils manual, "dd
  * invocation": https://www.gnu.org/software/coreutils/manual/html_node/dd-invocation.html), which needs no
- * root. The kernel may keep pages it cannot drop (dirty ones, or pages another process has mapped), so what is
- * still cached afterwards is counted with util-linux's `fincore` and returned (undefined without fincore).
+ * root. A dd without `nocache` refuses it (its error is kept), and the kernel keeps pages it cannot drop
+ * (dirty ones, pages another process has mapped), so what is still cached afterwards is counted with
+ * util-linux's `fincore` (not counted without fincore).
  */
-async function dropPages(path: string): Promise<number | undefined> {
-  await run('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
+function dropPages(path: string): Drop {
+  const dd = spawnSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { encoding: 'utf8' });
   const resident = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' });
-  return resident.status === 0 ? Number(resident.stdout.trim()) : undefined;
+  return {
+    ...(dd.status !== 0 ? { refused: (dd.stderr || dd.error?.message || `dd exited with ${dd.status}`).trim() } : {}),
+    ...(resident.status === 0 ? { cached: Number(resident.stdout.trim()) } : {}),
+  };
 }
 
 /**
@@ -263,7 +273,7 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
     const coldCurl: Measured[] = [];
     const coldRead: Measured[] = [];
     const coldRawGet: Measured[] = [];
-    const stillCached: number[] = [];
+    const drops: Drop[] = [];
     const loads: number[] = [];
     for (let round = 0; round < options.rounds; round++) {
       diskWrite.push(await measured(() => writeSynced(join(local, 'object.bin'), body)));
@@ -291,8 +301,7 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
       if (curl) pipeRead.push(await measured(() => run('sh', ['-c', PIPE, 'sh', join(blobs, blob)])));
       // From the disk, alternating the file's side and the GET's, each after its own drop.
       const fromDisk = async (into: Measured[], work: () => Promise<unknown>, serverPid?: number): Promise<void> => {
-        const cached = await dropPages(join(blobs, blob));
-        if (cached !== undefined) stillCached.push(cached);
+        drops.push(dropPages(join(blobs, blob)));
         into.push(await measured(work, serverPid));
       };
       if (curl) {
@@ -347,7 +356,12 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
     const [listMs, readdirMs] = [listing, readdirs].map(median) as [number, number];
     const perGet = (m: readonly Measured[], server: string, client = 'client'): string => `${ms(cpu(m, 'serverCpuMs'))} ${server} + ${ms(cpu(m, 'clientCpuMs'))} ${client}`;
     const ratio = (file: number, getMs: number): string => (file / getMs).toFixed(2);
-    const maxCached = stillCached.length > 0 ? Math.max(...stillCached) : undefined;
+    const cachedAfter = drops.flatMap((d) => (d.cached === undefined ? [] : [d.cached]));
+    const refusals = drops.flatMap((d) => (d.refused === undefined ? [] : [d.refused]));
+    const maxCached = cachedAfter.length > 0 ? Math.max(...cachedAfter) : undefined;
+    // Within 1 MiB of empty: the disk, not the page cache, served the from-disk reads.
+    const dropsWorked = refusals.length === 0 && maxCached !== undefined && maxCached <= 1024 * 1024;
+    const diskTarget = dropsWorked ? 'at least 0.5x local disk read' : 'at least 0.5x local disk read (but the drops did not all work: see below)';
     const [coldReadMs, coldRawGetMs] = [coldRead, coldRawGet].map(wall) as [number, number];
     const rows: Row[] = [
       ...(curl
@@ -356,7 +370,7 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
               figure: `GET of a ${mibs} MiB object from the disk with curl (its pages dropped before each read, both sides; median of ${options.rounds}; load ${loads.join(', ')})`,
               owlet: `${rate(mibs, wall(coldCurl))} (${ratio(wall(coldCat), wall(coldCurl))}x cat's read from the disk; CPU ${perGet(coldCurl, 'Owlet', 'curl')})`,
               baseline: `${rate(mibs, wall(coldCat))} \`cat\` of the object's file from the disk (CPU ${ms(cpu(coldCat, 'clientCpuMs'))}; \`cat | cat\` ${rate(mibs, wall(coldPipe))})`,
-              target: { text: 'at least 0.5x local disk read', met: wall(coldCat) / wall(coldCurl) >= 0.5 },
+              target: { text: diskTarget, met: wall(coldCat) / wall(coldCurl) >= 0.5 },
             },
           ]
         : []),
@@ -364,11 +378,13 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
         figure: `GET of a ${mibs} MiB object from the disk over plain HTTP (pages dropped before each read)`,
         owlet: `${rate(mibs, coldRawGetMs)} (${ratio(coldReadMs, coldRawGetMs)}x the file's read from the disk; CPU ${perGet(coldRawGet, 'Owlet')})`,
         baseline: `${rate(mibs, coldReadMs)} reading the object's file from the disk (1 MiB reads)`,
-        target: { text: 'at least 0.5x local disk read', met: coldReadMs / coldRawGetMs >= 0.5 },
+        target: { text: diskTarget, met: coldReadMs / coldRawGetMs >= 0.5 },
       },
       {
-        figure: `Bytes of the ${mibs} MiB file still cached after a drop (fincore; the most of ${stillCached.length} drops)`,
-        owlet: maxCached === undefined ? 'not checked: no fincore on this machine' : `${(maxCached / 1024 / 1024).toFixed(1)} MiB`,
+        figure: `Bytes of the ${mibs} MiB file still cached after a drop (fincore; the most of ${drops.length} drops)`,
+        owlet:
+          (maxCached === undefined ? 'not checked: no fincore on this machine' : `${(maxCached / 1024 / 1024).toFixed(1)} MiB`) +
+          (refusals.length > 0 ? `; ${refusals.length} drops refused: ${refusals[0]}` : ''),
         baseline: '0 when the drop did what it asks',
       },
       {
@@ -421,7 +437,7 @@ export async function objectStore(options: ObjectStoreOptions = DEFAULT_OBJECT_S
         baseline: `${ms(readdirMs)} readdir of ${count(options.keys)} files`,
       },
     ];
-    const result = { benchmark: NAME, date: new Date().toISOString(), machine: machine(), options, seedMs, loads, put, get, rawPut, rawGet, bareGet, curlGet, catRead, pipeRead, coldCat, coldPipe, coldCurl, coldRead, coldRawGet, stillCached, diskWrite, diskRead, listing, readdirs, rows };
+    const result = { benchmark: NAME, date: new Date().toISOString(), machine: machine(), options, seedMs, loads, put, get, rawPut, rawGet, bareGet, curlGet, catRead, pipeRead, coldCat, coldPipe, coldCurl, coldRead, coldRawGet, drops, diskWrite, diskRead, listing, readdirs, rows };
     return { ...result, file: saveJson(NAME, result) };
   } finally {
     s3.destroy();
