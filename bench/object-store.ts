@@ -23,7 +23,7 @@
 // bytes three times (file to Owlet's buffer, buffer to the socket, socket to the client) across two processes
 // sharing 2 cores, where `cat` copies them once in one process; from the page cache, where copying is all
 // there is, curl gets 0.3-0.4x of cat. From the disk both sides wait on the same disk, and the GET reached
-// 0.63-0.95x of cat (curl) and 0.54-0.73x of node's file read (node:http) in four runs of 7-9 rounds at load 5-11.
+// 0.61-0.95x of cat (curl) and 0.51-0.73x of node's file read (node:http) in five runs of 7-9 rounds at load 5-11.
 //
 //   node dist/bench/object-store.js [--object-mib N] [--object-rounds N] [--keys N]
 import { spawn, spawnSync } from 'node:child_process';
