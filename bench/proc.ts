@@ -30,6 +30,16 @@ export function cpuMicrosSplit(pid: number): { user: number; system: number } {
   return { user: (Number(fields[11]) * 1_000_000) / ticksPerSecond, system: (Number(fields[12]) * 1_000_000) / ticksPerSecond };
 }
 
+/**
+ * CPU time, in microseconds, of the children this process has waited for, and of their own waited-for children
+ * (`cutime` and `cstime` in `/proc/self/stat`, proc(5)): the cost of a `cat` or a `curl` run to its end.
+ */
+export function waitedChildrenCpuMicros(): number {
+  const fields = statFields(process.pid);
+  if (!fields) throw new Error('cannot read /proc/self/stat');
+  return ((Number(fields[13]) + Number(fields[14])) * 1_000_000) / 100;
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
