@@ -68,6 +68,8 @@ export interface Target {
   /** The issue's wording: `p50 < 300 ms`. */
   text: string;
   met: boolean;
+  /** Where the profile of a missed target is, printed beside NOT MET: what the time goes to and what it would take. */
+  whyMissed?: string;
 }
 
 /** One line of the summary table. */
@@ -80,7 +82,7 @@ export interface Row {
 
 export function formatTable(rows: readonly Row[]): string {
   const head = ['figure', 'Owlet', 'baseline (same run)', 'target'];
-  const cells = rows.map((r) => [r.figure, r.owlet, r.baseline, r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT MET'}` : '']);
+  const cells = rows.map((r) => [r.figure, r.owlet, r.baseline, r.target ? `${r.target.text}: ${r.target.met ? 'met' : `NOT MET${r.target.whyMissed ? ` (why: ${r.target.whyMissed})` : ''}`}` : '']);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]): string => c.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
