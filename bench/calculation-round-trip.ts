@@ -28,9 +28,15 @@ export interface RoundTripOptions {
   samples: number;
   /** Runs of each before the measured ones, not counted. */
   warmup: number;
+  /**
+   * How often the client asks for the calculation's status. On 2 cores a 10 ms poller's own work (the SDK's
+   * signing and HTTP, the server's answers) takes CPU from the Spark job it waits for: a longer interval shows
+   * the job without that competition, at the price of a coarser round trip (docs/performance.md).
+   */
+  pollIntervalMs: number;
 }
 
-export const DEFAULT_ROUND_TRIP_OPTIONS: RoundTripOptions = { samples: 30, warmup: 3 };
+export const DEFAULT_ROUND_TRIP_OPTIONS: RoundTripOptions = { samples: 30, warmup: 3, pollIntervalMs: POLL_INTERVAL_MS };
 
 const CASES = [
   { key: 'onePlusOne', label: '`1+1`', code: '1+1', bare: { op: 'eval', code: '1+1' } },
@@ -53,7 +59,7 @@ export interface CaseFigures {
 }
 
 export interface RoundTripResult extends BenchResult {
-  options: RoundTripOptions & { pollIntervalMs: number };
+  options: RoundTripOptions;
   onePlusOne: CaseFigures;
   count: CaseFigures;
 }
@@ -76,7 +82,7 @@ export async function measureRoundTrip(
       const polling: number[] = [];
       const aroundCode: number[] = [];
       for (let i = -opts.warmup; i < opts.samples; i++) {
-        const run = await runCalculation(server.athena, sessionId, c.code, POLL_INTERVAL_MS);
+        const run = await runCalculation(server.athena, sessionId, c.code, opts.pollIntervalMs);
         if (run.state !== 'COMPLETED') throw new Error(`${c.code} ended ${run.state}: ${run.reason ?? ''}`);
         const b = await bare.request(c.bare);
         if (i < 0) continue;
@@ -115,7 +121,7 @@ export async function measureRoundTrip(
     const onePlusOne = figures.onePlusOne!;
     const count = figures.count!;
     const row = (label: string, f: CaseFigures, baseline: string): Row => ({
-      figure: `${label} round trip (poll ${POLL_INTERVAL_MS} ms)`,
+      figure: `${label} round trip (poll ${opts.pollIntervalMs} ms)`,
       owlet: `${p50p95(f.owlet)}; server-side p50 ${ms(f.serverRecorded.p50)}`,
       baseline,
     });
@@ -137,7 +143,7 @@ export async function measureRoundTrip(
       benchmark: NAME,
       date: new Date().toISOString(),
       machine: machine(),
-      options: { ...opts, pollIntervalMs: POLL_INTERVAL_MS },
+      options: opts,
       rows,
       onePlusOne,
       count,
@@ -153,10 +159,15 @@ export async function calculationRoundTrip(options: Partial<RoundTripOptions> = 
   return result;
 }
 
-/** `--calc-samples N`, `--calc-warmup N`. */
+/** `--calc-samples N`, `--calc-warmup N`, `--calc-poll-ms N`. */
 export function parseRoundTripOptions(argv: readonly string[]): Partial<RoundTripOptions> {
-  const { values } = parseArgs({ args: [...argv], options: { 'calc-samples': { type: 'string' }, 'calc-warmup': { type: 'string' } }, strict: false });
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { 'calc-samples': { type: 'string' }, 'calc-warmup': { type: 'string' }, 'calc-poll-ms': { type: 'string' } },
+    strict: false,
+  });
   const options: Partial<RoundTripOptions> = {};
+  if (values['calc-poll-ms'] !== undefined) options.pollIntervalMs = wholeNumber('calc-poll-ms', values['calc-poll-ms'], 1);
   if (values['calc-samples'] !== undefined) options.samples = wholeNumber('calc-samples', values['calc-samples'], 1);
   if (values['calc-warmup'] !== undefined) options.warmup = wholeNumber('calc-warmup', values['calc-warmup'], 0);
   return options;

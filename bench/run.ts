@@ -8,7 +8,7 @@
 // session-start, memory, calculation-round-trip, cancel-latency, jupyter-cell, restart, load, object-store,
 // s3a-scan, catalog-partitions, density. Options reach the benchmarks that take them: --connections, --duration,
 // --rounds, --warmup, --cpu-prof, --no-moto (throughput); --session-samples, --session-runtimes; --calc-samples,
-// --calc-warmup; --cancel-samples; --calculations, --restart-rounds; --load-clients, --load-seconds;
+// --calc-warmup, --calc-poll-ms; --cancel-samples; --calculations, --restart-rounds; --load-clients, --load-seconds;
 // --jupyter-samples; --object-mib, --object-rounds, --keys; --scan-gib, --scan-rounds; --catalog-partitions,
 // --catalog-rounds; --max-sessions, --min-free-gib, --density-rounds.
 //
@@ -48,6 +48,7 @@ try {
       'session-runtimes': { type: 'string' },
       'calc-samples': { type: 'string' },
       'calc-warmup': { type: 'string' },
+      'calc-poll-ms': { type: 'string' },
       'cancel-samples': { type: 'string' },
       calculations: { type: 'string' },
       'restart-rounds': { type: 'string' },
