@@ -2,6 +2,9 @@
 // and the session runners a server started under a given data directory.
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** /proc counts CPU time in clock ticks of 10 ms (USER_HZ on Linux). */
+const TICKS_PER_SECOND = 100;
+
 /** The fields of /proc/<pid>/stat after the command name (which is in parentheses and may hold spaces). */
 function statFields(pid: number): string[] | undefined {
   let stat: string;
@@ -26,8 +29,7 @@ export function cpuMicros(pid: number): number {
 export function cpuMicrosSplit(pid: number): { user: number; system: number } {
   const fields = statFields(pid);
   if (!fields) throw new Error(`process ${pid} is gone`);
-  const ticksPerSecond = 100;
-  return { user: (Number(fields[11]) * 1_000_000) / ticksPerSecond, system: (Number(fields[12]) * 1_000_000) / ticksPerSecond };
+  return { user: (Number(fields[11]) * 1_000_000) / TICKS_PER_SECOND, system: (Number(fields[12]) * 1_000_000) / TICKS_PER_SECOND };
 }
 
 /**
@@ -37,7 +39,7 @@ export function cpuMicrosSplit(pid: number): { user: number; system: number } {
 export function waitedChildrenCpuMicros(): number {
   const fields = statFields(process.pid);
   if (!fields) throw new Error('cannot read /proc/self/stat');
-  return ((Number(fields[13]) + Number(fields[14])) * 1_000_000) / 100;
+  return ((Number(fields[13]) + Number(fields[14])) * 1_000_000) / TICKS_PER_SECOND;
 }
 
 export function isAlive(pid: number): boolean {

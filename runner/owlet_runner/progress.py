@@ -28,7 +28,8 @@ class TaskProgress:
         return {"done": self.done, "total": self.total}
 
 
-# Built at setup from runtimes/driver-helpers/ and on every driver's class path (src/engine/runtimes.ts).
+# Built at setup from runtimes/driver-helpers/ and on every driver's class path (src/engine/runtimes.ts); named
+# here for the error that says it is missing.
 PROGRESS_CLASS = "owlet.runner.JobGroupProgress"
 
 
@@ -43,16 +44,13 @@ class JobGroupReader:
     """
 
     def __init__(self, spark_context: SparkContext) -> None:
-        jsc = spark_context._jsc  # type: ignore[union-attr]
-        helper = spark_context._jvm
-        for name in PROGRESS_CLASS.split("."):
-            helper = getattr(helper, name)
+        helper = spark_context._jvm.owlet.runner.JobGroupProgress  # type: ignore[union-attr]
         # py4j answers a class it cannot load with a package, which fails only when called: say so at once.
         if not isinstance(helper, JavaClass):
             raise RuntimeError(f"{PROGRESS_CLASS} is not on the driver's class path (owlet-driver-helpers-*.jar)")
         self._measure = helper.measure
         self._measure_settled = helper.measureSettled
-        self._jsc = jsc
+        self._jsc = spark_context._jsc  # type: ignore[union-attr]
 
     def measure(self, job_group: str, settled: bool = False) -> TaskProgress:
         """``settled``: once Spark's listeners have caught up with the jobs that ended, for the final numbers of

@@ -18,7 +18,6 @@ from child_processes import die_with_parent
 from owlet_clients import ROOT
 
 
-
 def spark_home(runtime: str) -> Path:
     """The PySpark distribution of a runtime (src/engine/runtimes.ts): a session's executors run the same Spark
     version as its driver, so a cluster for a session of an engine is started from that engine's runtime."""
